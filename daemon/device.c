@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "device.h"
+
+#include <string.h>
+
+#include "vdpa-names.h"
+
+const char *vdpa_parent_kind_to_string(VdpaParentKind k) {
+        switch (k) {
+        case VDPA_PARENT_KIND_VF: return VDPA_PARENT_VF;
+        case VDPA_PARENT_KIND_SF: return VDPA_PARENT_SF;
+        case VDPA_PARENT_KIND_PF: return VDPA_PARENT_PF;
+        case VDPA_PARENT_KIND_VIRTUAL: return VDPA_PARENT_VIRTUAL;
+        }
+        g_assert_not_reached();
+}
+
+const char *vdpa_device_state_to_string(VdpaDeviceState s) {
+        switch (s) {
+        case VDPA_DEVICE_AVAILABLE: return VDPA_STATE_AVAILABLE;
+        case VDPA_DEVICE_CLAIMED: return VDPA_STATE_CLAIMED;
+        case VDPA_DEVICE_IN_USE: return VDPA_STATE_IN_USE;
+        case VDPA_DEVICE_UNUSABLE: return VDPA_STATE_UNUSABLE;
+        case VDPA_DEVICE_EXCLUDED: return VDPA_STATE_EXCLUDED;
+        }
+        g_assert_not_reached();
+}
+
+void vdpa_hardware_clear(VdpaHardware *hw) {
+        g_clear_pointer(&hw->name, g_free);
+        g_clear_pointer(&hw->syspath, g_free);
+        g_clear_pointer(&hw->driver, g_free);
+        g_clear_pointer(&hw->chardev, g_free);
+        g_clear_pointer(&hw->parent_device, g_free);
+        g_clear_pointer(&hw->physical_function, g_free);
+        g_clear_pointer(&hw->address, g_free);
+        memset(hw, 0, sizeof *hw);
+        hw->numa_node = -1;
+}
+
+void vdpa_hardware_copy(VdpaHardware *dst, const VdpaHardware *src) {
+        *dst = *src;
+        dst->name = g_strdup(src->name);
+        dst->syspath = g_strdup(src->syspath);
+        dst->driver = g_strdup(src->driver);
+        dst->chardev = g_strdup(src->chardev);
+        dst->parent_device = g_strdup(src->parent_device);
+        dst->physical_function = g_strdup(src->physical_function);
+        dst->address = g_strdup(src->address);
+}
+
+bool vdpa_hardware_equal(const VdpaHardware *a, const VdpaHardware *b) {
+        return g_strcmp0(a->name, b->name) == 0 &&
+                g_strcmp0(a->syspath, b->syspath) == 0 &&
+                g_strcmp0(a->driver, b->driver) == 0 &&
+                g_strcmp0(a->chardev, b->chardev) == 0 &&
+                a->parent_kind == b->parent_kind &&
+                g_strcmp0(a->parent_device, b->parent_device) == 0 &&
+                g_strcmp0(a->physical_function, b->physical_function) == 0 &&
+                g_strcmp0(a->address, b->address) == 0 &&
+                a->vendor_id == b->vendor_id &&
+                a->product_id == b->product_id &&
+                a->numa_node == b->numa_node;
+}
+
+void vdpa_usage_clear(VdpaUsage *u) {
+        g_clear_pointer(&u->domain, g_free);
+        g_clear_pointer(&u->domain_uuid, g_free);
+        g_clear_pointer(&u->mac, g_free);
+        memset(u, 0, sizeof *u);
+}
+
+void vdpa_usage_copy(VdpaUsage *dst, const VdpaUsage *src) {
+        *dst = *src;
+        dst->domain = g_strdup(src->domain);
+        dst->domain_uuid = g_strdup(src->domain_uuid);
+        dst->mac = g_strdup(src->mac);
+}
+
+bool vdpa_usage_equal(const VdpaUsage *a, const VdpaUsage *b) {
+        return g_strcmp0(a->domain, b->domain) == 0 &&
+                g_strcmp0(a->domain_uuid, b->domain_uuid) == 0 &&
+                g_strcmp0(a->mac, b->mac) == 0 &&
+                a->claimed_by == b->claimed_by &&
+                a->claimed == b->claimed;
+}
+
+VdpaDevice *vdpa_device_new(void) {
+        VdpaDevice *d = g_new0(VdpaDevice, 1);
+
+        d->hw.numa_node = -1;
+        return d;
+}
+
+void vdpa_device_free(VdpaDevice *d) {
+        if (!d)
+                return;
+        vdpa_hardware_clear(&d->hw);
+        vdpa_usage_clear(&d->usage);
+        g_free(d);
+}
+
+VdpaDevice *vdpa_device_dup(const VdpaDevice *d) {
+        VdpaDevice *n = g_new0(VdpaDevice, 1);
+
+        vdpa_hardware_copy(&n->hw, &d->hw);
+        vdpa_usage_copy(&n->usage, &d->usage);
+        n->allowed = d->allowed;
+        n->state = d->state;
+        return n;
+}
+
+bool vdpa_device_equal(const VdpaDevice *a, const VdpaDevice *b) {
+        return vdpa_hardware_equal(&a->hw, &b->hw) &&
+                vdpa_usage_equal(&a->usage, &b->usage) &&
+                a->allowed == b->allowed &&
+                a->state == b->state;
+}
+
+VdpaDeviceState vdpa_device_derive_state(const VdpaDevice *d) {
+        if (d->usage.claimed)
+                return VDPA_DEVICE_CLAIMED;
+        if (d->usage.domain && d->usage.domain[0])
+                return VDPA_DEVICE_IN_USE;
+        if (!d->allowed)
+                return VDPA_DEVICE_EXCLUDED;
+        if (!d->hw.chardev || !d->hw.chardev[0])
+                return VDPA_DEVICE_UNUSABLE;
+        return VDPA_DEVICE_AVAILABLE;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+#include <systemd/sd-event.h>
+
+/* One thread owns the libvirt connection; every libvirt call runs there.
+ * Jobs go in through a queue; their completion runs on the sd-event loop of
+ * the main thread, which alone touches sd-bus.  A hung libvirtd therefore
+ * stalls only the worker, never the bus. */
+
+typedef struct LibvirtWorker LibvirtWorker;
+typedef struct _virConnect *virConnectPtr;
+
+/* Runs on the worker thread.  *CONN is the worker's connection (NULL when
+ * not connected; the function may open one and store it). */
+typedef void (*LibvirtJobRun)(virConnectPtr *conn, const char *uri, void *job);
+/* Runs on the main thread after RUN returned; owns JOB afterwards. */
+typedef void (*LibvirtJobDone)(void *job, void *userdata);
+
+int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret);
+/* Stop the thread.  Waits for a running job only up to a short bound: a
+ * worker stuck in a hung libvirtd is abandoned rather than hanging exit. */
+void libvirt_worker_free(LibvirtWorker *w);
+
+void libvirt_worker_submit(LibvirtWorker *w, void *job, LibvirtJobRun run, LibvirtJobDone done, void *userdata);
+
+/* A snapshot of which domains reference which vDPA chardevs, and the
+ * versions libvirt reports; produced by libvirt_scan_job. */
+typedef struct LibvirtScan {
+        bool connected;
+        char *error;                 /* why not, when !connected */
+        GHashTable *usage;           /* chardev -> VdpaDomainRef* */
+        unsigned long lib_version;   /* 1000000*major + 1000*minor + release */
+        unsigned long hv_version;
+} LibvirtScan;
+
+void libvirt_scan_free(LibvirtScan *s);
+
+/* Submit a scan: connect if needed, list all domains, read live and inactive
+ * XML, collect vDPA sources.  DONE receives the LibvirtScan*. */
+void libvirt_worker_submit_scan(LibvirtWorker *w, LibvirtJobDone done, void *userdata);
