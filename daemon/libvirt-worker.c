@@ -1,1 +1,305 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "libvirt-worker.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "domain-xml.h"
+#include "inventory.h"
+#include "log.h"
+#include "macro.h"
+
+/* How long freeing the worker waits for a job in progress.  Longer than any
+ * healthy libvirt call, short enough that a hung libvirtd cannot hold up a
+ * SIGTERM for long. */
+#define WORKER_JOIN_TIMEOUT_USEC (3 * G_USEC_PER_SEC)
+
+typedef struct Job {
+        void *job;
+        LibvirtJobRun run;
+        LibvirtJobDone done;
+        GDestroyNotify free_job;
+        void *userdata;
+} Job;
+
+/* A job with no run function tells the thread to exit. */
+static Job quit_job;
+
+struct LibvirtWorker {
+        sd_event_source *result_source;
+        int efd;
+        char *uri;
+        GThread *thread;
+        GAsyncQueue *jobs;      /* Job*: main -> worker */
+        GAsyncQueue *results;   /* Job*: worker -> main */
+
+        GMutex lock;
+        GCond exited_cond;
+        bool exited;
+};
+
+static void job_free(Job *j) {
+        if (!j || j == &quit_job)
+                return;
+        if (j->free_job && j->job)
+                j->free_job(j->job);
+        g_free(j);
+}
+
+static void silent_libvirt_error(void *userdata, virErrorPtr error) {
+        /* libvirt prints every error on stderr by default; we log the ones
+         * that matter ourselves, with context. */
+}
+
+static gpointer worker_thread(gpointer p) {
+        LibvirtWorker *w = p;
+        virConnectPtr conn = NULL;
+
+        for (;;) {
+                Job *j = g_async_queue_pop(w->jobs);
+                uint64_t one = 1;
+
+                if (j == &quit_job)
+                        break;
+
+                j->run(&conn, w->uri, j->job);
+                g_async_queue_push(w->results, j);
+                if (write(w->efd, &one, sizeof one) < 0)
+                        log_warning_errno(errno, "Failed to wake the main loop: %m");
+        }
+
+        if (conn)
+                virConnectClose(conn);
+
+        g_mutex_lock(&w->lock);
+        w->exited = true;
+        g_cond_signal(&w->exited_cond);
+        g_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        LibvirtWorker *w = userdata;
+        uint64_t n;
+        Job *j;
+
+        if (read(w->efd, &n, sizeof n) < 0 && errno != EAGAIN)
+                log_warning_errno(errno, "Failed to read worker eventfd: %m");
+
+        while ((j = g_async_queue_try_pop(w->results))) {
+                /* DONE owns the job from here on. */
+                j->done(TAKE_PTR(j->job), j->userdata);
+                job_free(j);
+        }
+        return 0;
+}
+
+int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret) {
+        g_autofree LibvirtWorker *w = NULL;
+        int r;
+
+        if (virInitialize() < 0)
+                return log_error_errno(EIO, "Failed to initialise libvirt");
+        virSetErrorFunc(NULL, silent_libvirt_error);
+
+        w = g_new0(LibvirtWorker, 1);
+        w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->efd < 0)
+                return log_error_errno(errno, "Failed to create eventfd: %m");
+
+        r = sd_event_add_io(event, &w->result_source, w->efd, EPOLLIN, on_results, w);
+        if (r < 0) {
+                close(w->efd);
+                return log_error_errno(r, "Failed to watch worker eventfd: %m");
+        }
+        (void) sd_event_source_set_description(w->result_source, "libvirt-results");
+
+        w->uri = g_strdup(uri);
+        w->jobs = g_async_queue_new();
+        w->results = g_async_queue_new();
+        g_mutex_init(&w->lock);
+        g_cond_init(&w->exited_cond);
+        w->thread = g_thread_new("libvirt", worker_thread, w);
+
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+void libvirt_worker_submit(LibvirtWorker *w, void *job, LibvirtJobRun run, LibvirtJobDone done,
+                           GDestroyNotify free_job, void *userdata) {
+        Job *j = g_new0(Job, 1);
+
+        j->job = job;
+        j->run = run;
+        j->done = done;
+        j->free_job = free_job;
+        j->userdata = userdata;
+        g_async_queue_push(w->jobs, j);
+}
+
+static void drain(GAsyncQueue *q) {
+        Job *j;
+
+        while ((j = g_async_queue_try_pop(q)))
+                job_free(j);
+}
+
+void libvirt_worker_free(LibvirtWorker *w) {
+        bool exited;
+
+        if (!w)
+                return;
+
+        /* Jobs not yet started are dropped; the thread sees the quit job next. */
+        drain(w->jobs);
+        g_async_queue_push_front(w->jobs, &quit_job);
+
+        g_mutex_lock(&w->lock);
+        gint64 deadline = g_get_monotonic_time() + WORKER_JOIN_TIMEOUT_USEC;
+        while (!w->exited)
+                if (!g_cond_wait_until(&w->exited_cond, &w->lock, deadline))
+                        break;
+        exited = w->exited;
+        g_mutex_unlock(&w->lock);
+
+        w->result_source = sd_event_source_disable_unref(w->result_source);
+
+        if (!exited) {
+                /* Stuck in libvirt.  Abandon the thread and what it still
+                 * references rather than hang the daemon's exit. */
+                log_warning("libvirt worker did not finish within %llu s, abandoning it",
+                            (unsigned long long) (WORKER_JOIN_TIMEOUT_USEC / G_USEC_PER_SEC));
+                g_thread_unref(w->thread);
+                return;
+        }
+
+        g_thread_join(w->thread);
+        drain(w->results);
+        g_async_queue_unref(w->jobs);
+        g_async_queue_unref(w->results);
+        g_mutex_clear(&w->lock);
+        g_cond_clear(&w->exited_cond);
+        close(w->efd);
+        g_free(w->uri);
+        g_free(w);
+}
+
+/* --- the scan job --- */
+
+void libvirt_scan_free(LibvirtScan *s) {
+        if (!s)
+                return;
+        g_free(s->error);
+        if (s->usage)
+                g_hash_table_unref(s->usage);
+        g_free(s);
+}
+
+static void scan_add_xml(LibvirtScan *s, const char *name, const char *uuid, const char *xml) {
+        g_autoptr(GPtrArray) chardevs = g_ptr_array_new_with_free_func(g_free);
+
+        if (vdpa_domain_xml_vdpa_sources(xml, strlen(xml), chardevs) < 0) {
+                log_warning("Cannot parse the XML of domain '%s', ignoring it", name);
+                return;
+        }
+
+        for (guint i = 0; i < chardevs->len; i++) {
+                const char *dev = chardevs->pdata[i];
+                VdpaDomainRef *ref;
+
+                if (g_hash_table_contains(s->usage, dev)) {
+                        ref = g_hash_table_lookup(s->usage, dev);
+                        if (!streq_ptr(ref->domain, name))
+                                log_warning("%s is referenced by domains '%s' and '%s'", dev, ref->domain, name);
+                        continue;
+                }
+
+                ref = g_new0(VdpaDomainRef, 1);
+                ref->domain = g_strdup(name);
+                ref->uuid = g_strdup(uuid);
+                g_hash_table_insert(s->usage, g_strdup(dev), ref);
+        }
+}
+
+static void scan_domain(LibvirtScan *s, virDomainPtr d) {
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+        const char *name = virDomainGetName(d);
+        char *xml;
+
+        if (!name)
+                return;
+        (void) virDomainGetUUIDString(d, uuid);
+
+        /* The live definition of a running domain and the persistent one
+         * can differ (a --config-only attach); a device named by either is
+         * in use. */
+        xml = virDomainGetXMLDesc(d, 0);
+        if (xml) {
+                scan_add_xml(s, name, uuid, xml);
+                free(xml);
+        }
+
+        if (virDomainIsActive(d) == 1 && virDomainIsPersistent(d) == 1) {
+                xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+                if (xml) {
+                        scan_add_xml(s, name, uuid, xml);
+                        free(xml);
+                }
+        }
+}
+
+static void scan_run(virConnectPtr *conn, const char *uri, void *job) {
+        LibvirtScan *s = job;
+        virDomainPtr *domains = NULL;
+        int n;
+
+        if (*conn && virConnectIsAlive(*conn) != 1) {
+                virConnectClose(*conn);
+                *conn = NULL;
+        }
+
+        if (!*conn) {
+                *conn = virConnectOpen(uri);
+                if (!*conn) {
+                        s->error = g_strdup(virGetLastErrorMessage());
+                        return;
+                }
+        }
+
+        n = virConnectListAllDomains(*conn, &domains, 0);
+        if (n < 0) {
+                s->error = g_strdup(virGetLastErrorMessage());
+                virConnectClose(*conn);
+                *conn = NULL;
+                return;
+        }
+
+        for (int i = 0; i < n; i++) {
+                scan_domain(s, domains[i]);
+                virDomainFree(domains[i]);
+        }
+        free(domains);
+
+        if (virConnectGetLibVersion(*conn, &s->lib_version) < 0)
+                s->lib_version = 0;
+        if (virConnectGetVersion(*conn, &s->hv_version) < 0)
+                s->hv_version = 0;
+
+        s->connected = true;
+}
+
+static void scan_free_notify(void *p) {
+        libvirt_scan_free(p);
+}
+
+void libvirt_worker_submit_scan(LibvirtWorker *w, LibvirtJobDone done, void *userdata) {
+        LibvirtScan *s = g_new0(LibvirtScan, 1);
+
+        s->usage = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) vdpa_domain_ref_free);
+        libvirt_worker_submit(w, s, scan_run, done, scan_free_notify, userdata);
+}

@@ -24,7 +24,9 @@ int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret);
  * worker stuck in a hung libvirtd is abandoned rather than hanging exit. */
 void libvirt_worker_free(LibvirtWorker *w);
 
-void libvirt_worker_submit(LibvirtWorker *w, void *job, LibvirtJobRun run, LibvirtJobDone done, void *userdata);
+/* FREE_JOB releases JOB when DONE never runs (the worker is freed first). */
+void libvirt_worker_submit(LibvirtWorker *w, void *job, LibvirtJobRun run, LibvirtJobDone done,
+                           GDestroyNotify free_job, void *userdata);
 
 /* A snapshot of which domains reference which vDPA chardevs, and the
  * versions libvirt reports; produced by libvirt_scan_job. */
@@ -37,6 +39,7 @@ typedef struct LibvirtScan {
 } LibvirtScan;
 
 void libvirt_scan_free(LibvirtScan *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtScan, libvirt_scan_free)
 
 /* Submit a scan: connect if needed, list all domains, read live and inactive
  * XML, collect vDPA sources.  DONE receives the LibvirtScan*. */

@@ -1,2 +1,402 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-int main(void) { return 0; }
+/*
+ * vdpa-managerd: wiring.  Data flows one way: udev -> inventory -> bus, and
+ * libvirt worker -> inventory -> bus.  Everything here runs on the main
+ * thread's sd-event loop, the only thread that touches sd-bus.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <libudev.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "inventory.h"
+#include "libvirt-worker.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "udev-monitor.h"
+#include "vdpa-names.h"
+
+typedef struct Options {
+        char *bus_address;
+        char *config_path;
+        bool config_given;
+        char *state_dir;
+        char *libvirt_uri;
+        bool verbose;
+} Options;
+
+typedef struct Context {
+        sd_event *event;
+        sd_bus *bus;
+        struct udev *udev;
+        VdpaConfig *config;
+        Inventory *inventory;
+        UdevMonitor *monitor;
+        LibvirtWorker *worker;
+        Manager *manager;
+        char *state_dir;
+} Context;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
+
+static void options_clear(Options *o) {
+        g_free(o->bus_address);
+        g_free(o->config_path);
+        g_free(o->state_dir);
+        g_free(o->libvirt_uri);
+}
+
+static void help(void) {
+        printf("Usage: vdpa-managerd [OPTIONS...]\n\n"
+               "Broker vDPA network devices to libvirt domains over D-Bus (%s).\n\n"
+               "  -h --help                Show this help\n"
+               "     --version            Show the version\n"
+               "     --bus-address=ADDR   Connect to this bus instead of the system bus\n"
+               "     --config=FILE        Read this configuration file (default %s)\n"
+               "     --state-dir=DIR      Keep state here (default $STATE_DIRECTORY or %s)\n"
+               "     --libvirt-uri=URI    libvirt connection URI (overrides [Libvirt] Uri=)\n"
+               "  -v --verbose            Log debug messages\n",
+               VDPA_BUS_NAME, VDPA_DEFAULT_CONFIG_FILE, VDPA_DEFAULT_STATE_DIR);
+}
+
+/* Returns 1 to go on, 0 to exit successfully, negative on a usage error. */
+static int parse_argv(int argc, char *argv[], Options *o) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_BUS_ADDRESS,
+                ARG_CONFIG,
+                ARG_STATE_DIR,
+                ARG_LIBVIRT_URI,
+        };
+        static const struct option options[] = {
+                { "help",        no_argument,       NULL, 'h'             },
+                { "version",     no_argument,       NULL, ARG_VERSION     },
+                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+                { "config",      required_argument, NULL, ARG_CONFIG      },
+                { "state-dir",   required_argument, NULL, ARG_STATE_DIR   },
+                { "libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI },
+                { "verbose",     no_argument,       NULL, 'v'             },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("vdpa-managerd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_BUS_ADDRESS:
+                        g_free(o->bus_address);
+                        o->bus_address = g_strdup(optarg);
+                        break;
+                case ARG_CONFIG:
+                        g_free(o->config_path);
+                        o->config_path = g_strdup(optarg);
+                        o->config_given = true;
+                        break;
+                case ARG_STATE_DIR:
+                        g_free(o->state_dir);
+                        o->state_dir = g_strdup(optarg);
+                        break;
+                case ARG_LIBVIRT_URI:
+                        if (!optarg[0]) {
+                                log_error("--libvirt-uri= must not be empty");
+                                return -EINVAL;
+                        }
+                        g_free(o->libvirt_uri);
+                        o->libvirt_uri = g_strdup(optarg);
+                        break;
+                case 'v':
+                        o->verbose = true;
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        g_assert_not_reached();
+                }
+
+        if (optind < argc) {
+                log_error("Unexpected argument '%s'; see --help", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* The bus that activated us (DBUS_STARTER_ADDRESS) is the right one even
+ * when it is not the system bus at the standard path, as in tests and the
+ * demo; --bus-address overrides both. */
+static int connect_bus(const char *address, sd_bus **ret) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        const char *starter = getenv("DBUS_STARTER_ADDRESS");
+        int r;
+
+        if (!address && starter && starter[0])
+                address = starter;
+
+        if (!address) {
+                r = sd_bus_open_system_with_description(&bus, "vdpa-managerd");
+                if (r < 0)
+                        return log_error_errno(r, "Failed to connect to the system bus: %m");
+        } else {
+                r = sd_bus_new(&bus);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to allocate bus: %m");
+                (void) sd_bus_set_description(bus, "vdpa-managerd");
+                r = sd_bus_set_address(bus, address);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid bus address '%s': %m", address);
+                r = sd_bus_set_bus_client(bus, true);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set bus client: %m");
+                r = sd_bus_start(bus);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to connect to bus at '%s': %m", address);
+        }
+
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+static void notify_status(Context *c) {
+        (void) sd_notifyf(false, "STATUS=%u vDPA devices, %u available",
+                          inventory_count(c->inventory),
+                          inventory_count_state(c->inventory, VDPA_DEVICE_AVAILABLE));
+}
+
+static void on_inventory_event(Inventory *inv, InventoryEvent ev, const VdpaDevice *dev, void *userdata) {
+        Context *c = userdata;
+        static const char *const verbs[] = {
+                [INVENTORY_DEVICE_ADDED] = "added",
+                [INVENTORY_DEVICE_CHANGED] = "changed",
+                [INVENTORY_DEVICE_REMOVED] = "removed",
+        };
+
+        log_debug("Device %s %s (%s)", dev->hw.name, verbs[ev], vdpa_device_state_to_string(dev->state));
+
+        /* No bus yet during the initial enumeration: nobody could listen. */
+        if (!c->manager)
+                return;
+        manager_device_event(c->manager, ev, dev);
+        notify_status(c);
+}
+
+static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
+        Context *c = userdata;
+        int r;
+
+        r = inventory_handle_uevent(c->inventory, dev);
+        if (r < 0)
+                log_debug_errno(r, "Ignoring uevent for %s: %m", strempty(udev_device_get_sysname(dev)));
+}
+
+static void on_overflow(UdevMonitor *m, void *userdata) {
+        Context *c = userdata;
+        int r;
+
+        log_warning("uevents were lost (receive buffer overflow), re-enumerating vDPA devices");
+        r = inventory_enumerate(c->inventory, c->udev);
+        if (r < 0)
+                log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
+}
+
+static void on_scan_done(void *job, void *userdata) {
+        g_autoptr(LibvirtScan) scan = job;
+        Context *c = userdata;
+        ManagerLibvirtState s = {
+                .connected = scan->connected,
+                .lib_version = scan->lib_version,
+                .hv_version = scan->hv_version,
+        };
+
+        if (!scan->connected) {
+                log_warning("Cannot reach libvirt at %s: %s", c->config->libvirt_uri,
+                            scan->error ? scan->error : "unknown error");
+                manager_set_libvirt_state(c->manager, &s);
+                return;
+        }
+
+        log_info("Connected to libvirt at %s; %u vDPA device(s) used by domains",
+                 c->config->libvirt_uri, g_hash_table_size(scan->usage));
+        inventory_set_domain_usage(c->inventory, scan->usage);
+        manager_set_libvirt_state(c->manager, &s);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Context *c = userdata;
+
+        log_info("Received %s, exiting", strsignal(si->ssi_signo));
+        return sd_event_exit(c->event, 0);
+}
+
+static void context_clear(Context *c) {
+        c->manager = manager_free(c->manager);
+        /* The worker before the inventory: a late result must not land on
+         * freed state. */
+        g_clear_pointer(&c->worker, libvirt_worker_free);
+        g_clear_pointer(&c->monitor, udev_monitor_source_free);
+        g_clear_pointer(&c->inventory, inventory_free);
+        if (c->bus) {
+                sd_bus_flush(c->bus);
+                c->bus = sd_bus_flush_close_unref(c->bus);
+        }
+        g_clear_pointer(&c->udev, udev_unref);
+        g_clear_pointer(&c->config, vdpa_config_free);
+        g_clear_pointer(&c->state_dir, g_free);
+        c->event = sd_event_unref(c->event);
+}
+
+static int load_config(const Options *o, Context *c) {
+        g_autoptr(GError) error = NULL;
+        const char *path = o->config_path ? o->config_path : VDPA_DEFAULT_CONFIG_FILE;
+
+        c->config = vdpa_config_load(path, o->config_given, &error);
+        if (!c->config)
+                return log_error_errno(EINVAL, "%s", error->message);
+
+        if (o->libvirt_uri) {
+                g_free(c->config->libvirt_uri);
+                c->config->libvirt_uri = g_strdup(o->libvirt_uri);
+        }
+        return 0;
+}
+
+static int setup_signals(Context *c) {
+        static const int sigs[] = { SIGTERM, SIGINT };
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&mask, sigs[i]);
+        r = -pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to block signals: %m");
+
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                r = sd_event_add_signal(c->event, NULL, sigs[i], on_signal, c);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch signal %d: %m", sigs[i]);
+        }
+        return 0;
+}
+
+static int setup_inventory(Context *c) {
+        int r;
+
+        c->udev = udev_new();
+        if (!c->udev)
+                return log_error_errno(ENOMEM, "Failed to create udev context");
+
+        c->inventory = inventory_new(c->config, on_inventory_event, c);
+
+        /* Monitor before enumerating, so that nothing happening in between
+         * is lost: a queued event for a known device is only a no-op. */
+        r = udev_monitor_source_new(c->event, c->udev, 0, on_uevent, on_overflow, c, &c->monitor);
+        if (r < 0)
+                return r;
+
+        r = inventory_enumerate(c->inventory, c->udev);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enumerate vDPA devices: %m");
+
+        log_info("Found %u vDPA device(s)", inventory_count(c->inventory));
+        return 0;
+}
+
+static int setup_bus(const Options *o, Context *c) {
+        int r;
+
+        r = connect_bus(o->bus_address, &c->bus);
+        if (r < 0)
+                return r;
+
+        /* When the bus goes away the daemon has no purpose; exiting lets
+         * activation start a fresh one. */
+        r = sd_bus_set_exit_on_disconnect(c->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
+
+        r = sd_bus_attach_event(c->bus, c->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+
+        r = manager_new(c->bus, c->inventory, c->config,
+                        access("/sys/bus/vdpa", F_OK) == 0, &c->manager);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_request_name(c->bus, VDPA_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire %s: %m", VDPA_BUS_NAME);
+        return 0;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(options_clear) Options o = {};
+        _cleanup_(context_clear) Context c = {};
+        const char *e;
+        int r;
+
+        r = parse_argv(argc, argv, &o);
+        if (r <= 0)
+                return r;
+        if (o.verbose)
+                log_set_max_level(LOG_DEBUG);
+
+        r = load_config(&o, &c);
+        if (r < 0)
+                return r;
+
+        e = getenv("STATE_DIRECTORY");
+        c.state_dir = g_strdup(o.state_dir ? o.state_dir : (e && e[0] ? e : VDPA_DEFAULT_STATE_DIR));
+
+        r = sd_event_default(&c.event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+        (void) sd_event_set_watchdog(c.event, true);
+
+        r = setup_signals(&c);
+        if (r < 0)
+                return r;
+
+        r = setup_inventory(&c);
+        if (r < 0)
+                return r;
+
+        r = setup_bus(&o, &c);
+        if (r < 0)
+                return r;
+
+        /* libvirt last and asynchronous: an unreachable or hung libvirtd
+         * must not delay the name or the first answer. */
+        r = libvirt_worker_new(c.event, c.config->libvirt_uri, &c.worker);
+        if (r < 0)
+                return r;
+        libvirt_worker_submit_scan(c.worker, on_scan_done, &c);
+
+        (void) sd_notify(false, "READY=1");
+        notify_status(&c);
+        log_info("Serving %s (%s)", VDPA_BUS_NAME, PACKAGE_VERSION);
+
+        r = sd_event_loop(c.event);
+        (void) sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

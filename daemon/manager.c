@@ -1,1 +1,441 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "manager.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+#include "iface-xml.h"
+#include "log.h"
+#include "macro.h"
+#include "options.h"
+#include "vdpa-names.h"
+#include "build-config.h"
+
+/* The seed's minimums for a working vDPA stack. */
+#define MIN_LIBVIRT_VERSION 6009000UL   /* 6.9.0 */
+#define MIN_QEMU_VERSION    5001000UL   /* 5.1.0 */
+
+/* Hostile names can be megabytes long; never echo more than this. */
+#define MAX_ECHO 64
+
+struct Manager {
+        sd_bus *bus;
+        sd_bus_slot *vtable_slot;
+        Inventory *inventory;
+        const VdpaConfig *config;
+        bool kernel_vdpa;
+        ManagerLibvirtState libvirt;
+        guint last_available;    /* AvailableDevices last announced */
+};
+
+/* A printable, bounded rendering of untrusted input for error messages. */
+static char *echo_string(const char *s) {
+        g_autofree char *head = g_utf8_make_valid(s, MIN(strlen(s), (size_t) MAX_ECHO * 4));
+        g_autofree char *cut = NULL;
+        GString *out;
+
+        if (g_utf8_strlen(head, -1) > MAX_ECHO)
+                cut = g_utf8_substring(head, 0, MAX_ECHO);
+        out = g_string_new(NULL);
+        for (const char *p = cut ? cut : head; *p; p = g_utf8_next_char(p)) {
+                gunichar c = g_utf8_get_char(p);
+
+                if (g_unichar_isprint(c))
+                        g_string_append_unichar(out, c);
+                else
+                        g_string_append_printf(out, "\\u%04x", c);
+        }
+        if (cut || strlen(s) > strlen(head))
+                g_string_append(out, "…");
+        return g_string_free(out, FALSE);
+}
+
+static int append_str(sd_bus_message *m, const char *key, const char *value) {
+        return sd_bus_message_append(m, "{sv}", key, "s", strempty(value));
+}
+
+int manager_append_device(sd_bus_message *m, const VdpaDevice *d) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+
+        if ((r = append_str(m, VDPA_KEY_NAME, d->hw.name)) < 0 ||
+            (r = append_str(m, VDPA_KEY_SYSFS_PATH, d->hw.syspath)) < 0 ||
+            (r = append_str(m, VDPA_KEY_DRIVER, d->hw.driver)) < 0 ||
+            (r = append_str(m, VDPA_KEY_CHARDEV, d->hw.chardev)) < 0 ||
+            (r = append_str(m, VDPA_KEY_PARENT_KIND, vdpa_parent_kind_to_string(d->hw.parent_kind))) < 0 ||
+            (r = append_str(m, VDPA_KEY_PARENT_DEVICE, d->hw.parent_device)) < 0 ||
+            (r = append_str(m, VDPA_KEY_PHYSICAL_FUNCTION, d->hw.physical_function)) < 0 ||
+            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_VENDOR_ID, "q", d->hw.vendor_id)) < 0 ||
+            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_PRODUCT_ID, "q", d->hw.product_id)) < 0 ||
+            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_NUMA_NODE, "i", d->hw.numa_node)) < 0 ||
+            (r = append_str(m, VDPA_KEY_STATE, vdpa_device_state_to_string(d->state))) < 0 ||
+            (r = append_str(m, VDPA_KEY_DOMAIN, d->usage.domain)) < 0 ||
+            (r = append_str(m, VDPA_KEY_DOMAIN_UUID, d->usage.domain_uuid)) < 0 ||
+            (r = append_str(m, VDPA_KEY_MAC, d->usage.mac)) < 0 ||
+            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_CLAIMED_BY, "u", d->usage.claimed_by)) < 0)
+                return r;
+
+        return sd_bus_message_close_container(m);
+}
+
+static const VdpaDevice *lookup_device(Manager *m, const char *name, sd_bus_error *error) {
+        const VdpaDevice *d = inventory_lookup(m->inventory, name);
+        g_autofree char *echo = NULL;
+
+        if (d)
+                return d;
+        echo = echo_string(name);
+        sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", echo);
+        return NULL;
+}
+
+/* Read an a{sv} of options into O through the one strict parser. */
+static int read_options(sd_bus_message *msg, VdpaOptionSet set, VdpaOptions *o, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                g_autofree char *errmsg = NULL;
+                VdpaOptionValue v = {};
+                const char *key, *contents;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(msg, NULL, &contents);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_enter_container(msg, 'v', contents);
+                if (r < 0)
+                        return r;
+
+                v.signature = contents;
+                if (streq_ptr(contents, "s"))
+                        r = sd_bus_message_read(msg, "s", &v.s);
+                else if (streq_ptr(contents, "u"))
+                        r = sd_bus_message_read(msg, "u", &v.u);
+                else if (streq_ptr(contents, "i"))
+                        r = sd_bus_message_read(msg, "i", &v.i);
+                else if (streq_ptr(contents, "b")) {
+                        int b;
+
+                        r = sd_bus_message_read(msg, "b", &b);
+                        v.b = b;
+                } else
+                        r = sd_bus_message_skip(msg, contents);
+                if (r < 0)
+                        return r;
+
+                if (vdpa_options_set(o, set, key, &v, &errmsg) < 0)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, errmsg);
+
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+
+        return sd_bus_message_exit_container(msg);
+}
+
+/* --- methods --- */
+
+typedef struct AppendCtx {
+        int r;
+        sd_bus_message *reply;
+} AppendCtx;
+
+static bool append_visit(const VdpaDevice *d, void *userdata) {
+        AppendCtx *c = userdata;
+
+        c->r = manager_append_device(c->reply, d);
+        return c->r >= 0;
+}
+
+static int method_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        AppendCtx c = {};
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+
+        c.reply = reply;
+        inventory_foreach(m->inventory, append_visit, &c);
+        if (c.r < 0)
+                return c.r;
+
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_device(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        const VdpaDevice *d;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+
+        d = lookup_device(m, name, error);
+        if (!d)
+                return -ENOENT;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = manager_append_device(reply, d);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Why a device cannot be handed out or built for, or NULL when it can. */
+static int check_usable(const VdpaDevice *d, sd_bus_error *error) {
+        if (!d->allowed)
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
+                                         "Device '%s' is excluded by the configuration", d->hw.name);
+        if (!d->hw.chardev || !d->hw.chardev[0])
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
+                                         "Device '%s' has no vhost-vdpa character device (driver: %s)",
+                                         d->hw.name, d->hw.driver && d->hw.driver[0] ? d->hw.driver : "none");
+        return 0;
+}
+
+static int method_build_interface_xml(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(vdpa_options_clear) VdpaOptions o;
+        g_autofree char *xml = NULL;
+        Manager *m = userdata;
+        const VdpaDevice *d;
+        const char *name;
+        int r;
+
+        vdpa_options_init(&o);
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+
+        /* Arguments first: a bad option is the caller's error whatever the device. */
+        r = read_options(msg, VDPA_OPTION_SET_XML, &o, error);
+        if (r < 0)
+                return r;
+
+        d = lookup_device(m, name, error);
+        if (!d)
+                return -ENOENT;
+        r = check_usable(d, error);
+        if (r < 0)
+                return r;
+
+        r = vdpa_iface_xml_build(d->hw.chardev, &o.iface, &xml);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Failed to build interface XML for '%s': %m", d->hw.name);
+
+        return sd_bus_reply_method_return(msg, "s", xml);
+}
+
+static int method_not_yet(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                 "%s is not implemented yet in vdpa-manager " PACKAGE_VERSION,
+                                 sd_bus_message_get_member(msg));
+}
+
+/* --- properties --- */
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int property_get_libvirt_uri(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->config->libvirt_uri);
+}
+
+static int property_get_live_migration(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", vdpa_migration_policy_to_string(m->config->live_migration));
+}
+
+static int property_get_libvirt_connected(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "b", m->libvirt.connected);
+}
+
+static char *format_version(unsigned long v) {
+        if (v == 0)
+                return g_strdup("");
+        return g_strdup_printf("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
+}
+
+static int property_get_capabilities(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        g_autofree char *lv = format_version(m->libvirt.lib_version);
+        g_autofree char *qv = format_version(m->libvirt.hv_version);
+        bool supported = m->kernel_vdpa &&
+                m->libvirt.lib_version >= MIN_LIBVIRT_VERSION &&
+                m->libvirt.hv_version >= MIN_QEMU_VERSION;
+
+        return sd_bus_message_append(reply, "a{sv}", 5,
+                                     "KernelVdpa", "b", m->kernel_vdpa,
+                                     "LibvirtVersion", "s", lv,
+                                     "QemuVersion", "s", qv,
+                                     "VdpaSupported", "b", supported,
+                                     "AvailableDevices", "u", (uint32_t) inventory_count_state(m->inventory, VDPA_DEVICE_AVAILABLE));
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LibvirtUri", "s", property_get_libvirt_uri, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LiveMigration", "s", property_get_live_migration, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LibvirtConnected", "b", property_get_libvirt_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Capabilities", "a{sv}", property_get_capabilities, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+
+        SD_BUS_METHOD_WITH_ARGS("Devices",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", devices),
+                                method_devices, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetDevice",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_RESULT("a{sv}", device),
+                                method_get_device, 0),
+        SD_BUS_METHOD_WITH_ARGS("BuildInterfaceXml",
+                                SD_BUS_ARGS("s", device, "a{sv}", options),
+                                SD_BUS_RESULT("s", xml),
+                                method_build_interface_xml, 0),
+        SD_BUS_METHOD_WITH_ARGS("Claim",
+                                SD_BUS_ARGS("s", device, "s", domain, "a{sv}", options),
+                                SD_BUS_RESULT("s", device, "s", xml),
+                                method_not_yet, 0),
+        SD_BUS_METHOD_WITH_ARGS("Release",
+                                SD_BUS_ARGS("s", device, "a{sv}", options),
+                                SD_BUS_NO_RESULT,
+                                method_not_yet, 0),
+        SD_BUS_METHOD_WITH_ARGS("CheckMigration",
+                                SD_BUS_ARGS("s", domain),
+                                SD_BUS_NO_RESULT,
+                                method_not_yet, 0),
+
+        SD_BUS_SIGNAL_WITH_ARGS("DeviceAdded", SD_BUS_ARGS("s", name, "a{sv}", device), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", name), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("DeviceChanged", SD_BUS_ARGS("s", name, "a{sv}", device), 0),
+
+        SD_BUS_VTABLE_END
+};
+
+/* --- signals --- */
+
+static void emit_capabilities_if_changed(Manager *m) {
+        guint available = inventory_count_state(m->inventory, VDPA_DEVICE_AVAILABLE);
+        int r;
+
+        if (available == m->last_available)
+                return;
+        m->last_available = available;
+        r = sd_bus_emit_properties_changed(m->bus, VDPA_OBJECT_PATH, VDPA_INTERFACE, "Capabilities", NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit PropertiesChanged(Capabilities): %m");
+}
+
+void manager_device_event(Manager *m, InventoryEvent ev, const VdpaDevice *dev) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+        const char *member;
+        int r;
+
+        switch (ev) {
+        case INVENTORY_DEVICE_ADDED:   member = "DeviceAdded"; break;
+        case INVENTORY_DEVICE_CHANGED: member = "DeviceChanged"; break;
+        case INVENTORY_DEVICE_REMOVED: member = "DeviceRemoved"; break;
+        default: g_assert_not_reached();
+        }
+
+        r = sd_bus_message_new_signal(m->bus, &sig, VDPA_OBJECT_PATH, VDPA_INTERFACE, member);
+        if (r >= 0)
+                r = sd_bus_message_append(sig, "s", dev->hw.name);
+        if (r >= 0 && ev != INVENTORY_DEVICE_REMOVED)
+                r = manager_append_device(sig, dev);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, sig, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit %s(%s): %m", member, dev->hw.name);
+
+        emit_capabilities_if_changed(m);
+}
+
+void manager_set_libvirt_state(Manager *m, const ManagerLibvirtState *s) {
+        bool connected_changed = m->libvirt.connected != s->connected;
+        bool caps_changed = m->libvirt.lib_version != s->lib_version ||
+                m->libvirt.hv_version != s->hv_version;
+        int r;
+
+        m->libvirt = *s;
+
+        if (!connected_changed && !caps_changed)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, VDPA_OBJECT_PATH, VDPA_INTERFACE,
+                                           connected_changed ? "LibvirtConnected" : "Capabilities",
+                                           connected_changed && caps_changed ? "Capabilities" : NULL,
+                                           NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit PropertiesChanged: %m");
+}
+
+int manager_new(sd_bus *bus, Inventory *inventory, const VdpaConfig *config, bool kernel_vdpa, Manager **ret) {
+        g_autofree Manager *m = g_new0(Manager, 1);
+        int r;
+
+        m->bus = sd_bus_ref(bus);
+        m->inventory = inventory;
+        m->config = config;
+        m->kernel_vdpa = kernel_vdpa;
+        m->last_available = inventory_count_state(inventory, VDPA_DEVICE_AVAILABLE);
+
+        r = sd_bus_add_object_vtable(bus, &m->vtable_slot, VDPA_OBJECT_PATH, VDPA_INTERFACE, manager_vtable, m);
+        if (r < 0) {
+                sd_bus_unref(m->bus);
+                return log_error_errno(r, "Failed to register %s: %m", VDPA_OBJECT_PATH);
+        }
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        sd_bus_slot_unref(m->vtable_slot);
+        sd_bus_unref(m->bus);
+        g_free(m);
+        return NULL;
+}
