@@ -1,1 +1,531 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "inventory.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+
+#define VHOST_VDPA_PREFIX "vhost-vdpa-"
+
+struct Inventory {
+        /* name (owned copy) -> VdpaDevice*; name order is the order of
+         * Devices() and of every enumeration. */
+        GTree *devices;
+
+        const VdpaConfig *config;       /* borrowed, unless == owned_config */
+        VdpaConfig *owned_config;
+
+        GHashTable *usage;              /* chardev -> VdpaDomainRef*, may be NULL */
+
+        InventoryCallback cb;
+        void *userdata;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_enumerate *, udev_enumerate_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static gint compare_names(gconstpointer a, gconstpointer b, gpointer userdata) {
+        return strcmp(a, b);
+}
+
+/* ------------------------------------------------------------------ sysfs */
+
+static void set_str(char **p, const char *s) {
+        char *copy = g_strdup(s);
+
+        g_free(*p);
+        *p = copy;
+}
+
+/* sysfs attributes end in "\n"; anything else that does not parse is
+ * treated as unknown rather than trusted. */
+static uint16_t parse_hex16(const char *s) {
+        g_autofree char *t = NULL;
+        const char *p;
+        guint64 v;
+
+        if (!s)
+                return 0;
+        t = g_strstrip(g_strdup(s));
+        p = t;
+        if (g_str_has_prefix(p, "0x") || g_str_has_prefix(p, "0X"))
+                p += 2;
+        if (!g_ascii_string_to_unsigned(p, 16, 0, UINT16_MAX, &v, NULL))
+                return 0;
+        return (uint16_t) v;
+}
+
+static int32_t parse_numa_node(const char *s) {
+        g_autofree char *t = NULL;
+        gint64 v;
+
+        if (!s)
+                return -1;
+        t = g_strstrip(g_strdup(s));
+        if (!g_ascii_string_to_signed(t, 10, -1, INT32_MAX, &v, NULL))
+                return -1;
+        return (int32_t) v;
+}
+
+static bool is_chardev_entry(const char *name) {
+        const char *n;
+
+        if (!g_str_has_prefix(name, VHOST_VDPA_PREFIX))
+                return false;
+        n = name + strlen(VHOST_VDPA_PREFIX);
+        if (!*n)
+                return false;
+        for (; *n; n++)
+                if (!g_ascii_isdigit(*n))
+                        return false;
+        return true;
+}
+
+/* The vhost char device has no class and sends no uevent of its own: it
+ * only shows up as a child directory of the vDPA device.  It is usable only
+ * once its node exists in /dev. */
+static char *find_chardev(const char *syspath) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        g_autofree char *best = NULL;
+        struct dirent *de;
+
+        d = opendir(syspath);
+        if (!d)
+                return g_strdup("");
+
+        while ((de = readdir(d))) {
+                g_autofree char *node = NULL;
+
+                if (!is_chardev_entry(de->d_name))
+                        continue;
+                node = g_strconcat("/dev/", de->d_name, NULL);
+                if (access(node, F_OK) < 0)
+                        continue;
+                /* Only one is expected; pick the smallest for determinism. */
+                if (!best || strcmp(node, best) < 0)
+                        set_str(&best, node);
+        }
+
+        return best ? g_steal_pointer(&best) : g_strdup("");
+}
+
+static struct udev_device *find_parent_with_subsystem(struct udev_device *dev, const char *subsystem) {
+        for (struct udev_device *p = udev_device_get_parent(dev); p; p = udev_device_get_parent(p))
+                if (streq_ptr(udev_device_get_subsystem(p), subsystem))
+                        return p;
+        return NULL;
+}
+
+/* A VF points at its PF with "physfn"; anything else is its own PF. */
+static char *pci_physical_function(struct udev_device *pci) {
+        g_autofree char *link = NULL, *target = NULL;
+
+        link = g_build_filename(udev_device_get_syspath(pci), "physfn", NULL);
+        target = g_file_read_link(link, NULL);
+        if (target)
+                return g_path_get_basename(target);
+        return g_strdup(udev_device_get_sysname(pci));
+}
+
+static bool pci_is_vf(struct udev_device *pci) {
+        g_autofree char *link = NULL;
+
+        link = g_build_filename(udev_device_get_syspath(pci), "physfn", NULL);
+        return g_file_test(link, G_FILE_TEST_IS_SYMLINK);
+}
+
+static void fill_from_pci(VdpaHardware *hw, struct udev_device *pci) {
+        set_str(&hw->address, udev_device_get_sysname(pci));
+        g_free(hw->physical_function);
+        hw->physical_function = pci_physical_function(pci);
+        hw->vendor_id = parse_hex16(udev_device_get_sysattr_value(pci, "vendor"));
+        hw->product_id = parse_hex16(udev_device_get_sysattr_value(pci, "device"));
+        hw->numa_node = parse_numa_node(udev_device_get_sysattr_value(pci, "numa_node"));
+}
+
+static void fill_parent(VdpaHardware *hw, struct udev_device *dev) {
+        struct udev_device *p;
+
+        hw->parent_kind = VDPA_PARENT_KIND_VIRTUAL;
+        set_str(&hw->parent_device, "");
+        set_str(&hw->physical_function, "");
+        set_str(&hw->address, "");
+        hw->vendor_id = hw->product_id = 0;
+        hw->numa_node = -1;
+
+        /* The nearest bus ancestor decides: an auxiliary device in between
+         * means a sub-function of the PCI function above it. */
+        for (p = udev_device_get_parent(dev); p; p = udev_device_get_parent(p)) {
+                const char *subsystem = udev_device_get_subsystem(p);
+
+                if (streq_ptr(subsystem, "pci")) {
+                        hw->parent_kind = pci_is_vf(p) ? VDPA_PARENT_KIND_VF : VDPA_PARENT_KIND_PF;
+                        set_str(&hw->parent_device, udev_device_get_sysname(p));
+                        fill_from_pci(hw, p);
+                        return;
+                }
+
+                if (streq_ptr(subsystem, "auxiliary")) {
+                        struct udev_device *pci;
+
+                        hw->parent_kind = VDPA_PARENT_KIND_SF;
+                        set_str(&hw->parent_device, udev_device_get_sysname(p));
+                        pci = find_parent_with_subsystem(p, "pci");
+                        if (pci)
+                                fill_from_pci(hw, pci);
+                        return;
+                }
+        }
+}
+
+/* HW must be zero-initialised or hold an earlier result: it is cleared
+ * before being filled, and left untouched on error. */
+int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
+        g_autofree char *uevent = NULL;
+        const char *name, *syspath, *driver;
+
+        g_return_val_if_fail(dev, -EINVAL);
+        g_return_val_if_fail(hw, -EINVAL);
+
+        if (!streq_ptr(udev_device_get_subsystem(dev), "vdpa"))
+                return -EINVAL;
+
+        name = udev_device_get_sysname(dev);
+        syspath = udev_device_get_syspath(dev);
+        if (!name || !syspath)
+                return -EINVAL;
+
+        /* Devices received from a monitor may be gone by the time we look. */
+        uevent = g_build_filename(syspath, "uevent", NULL);
+        if (access(uevent, F_OK) < 0)
+                return -ENODEV;
+
+        vdpa_hardware_clear(hw);
+        hw->name = g_strdup(name);
+        hw->syspath = g_strdup(syspath);
+        driver = udev_device_get_driver(dev);
+        hw->driver = g_strdup(strempty(driver));
+        hw->chardev = find_chardev(syspath);
+        fill_parent(hw, dev);
+        return 0;
+}
+
+/* --------------------------------------------------------------- the model */
+
+void vdpa_domain_ref_free(VdpaDomainRef *r) {
+        if (!r)
+                return;
+        g_free(r->domain);
+        g_free(r->uuid);
+        g_free(r);
+}
+
+static const VdpaDomainRef *usage_lookup(Inventory *inv, const char *chardev) {
+        if (!inv->usage || !chardev || !chardev[0])
+                return NULL;
+        return g_hash_table_lookup(inv->usage, chardev);
+}
+
+/* Everything that is derived rather than read: libvirt usage, the
+ * configuration's verdict, and the state.  Claims (usage.claimed*, mac)
+ * are left as they are. */
+static void derive(Inventory *inv, VdpaDevice *d) {
+        const VdpaDomainRef *ref = usage_lookup(inv, d->hw.chardev);
+
+        set_str(&d->usage.domain, ref ? strempty(ref->domain) : "");
+        set_str(&d->usage.domain_uuid, ref ? strempty(ref->uuid) : "");
+        if (!d->usage.mac)
+                d->usage.mac = g_strdup("");
+        d->allowed = vdpa_config_device_allowed(inv->config, &d->hw);
+        d->state = vdpa_device_derive_state(d);
+}
+
+static void notify(Inventory *inv, InventoryEvent ev, const VdpaDevice *d) {
+        if (inv->cb)
+                inv->cb(inv, ev, d, inv->userdata);
+}
+
+Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *userdata) {
+        Inventory *inv = g_new0(Inventory, 1);
+
+        inv->devices = g_tree_new_full(compare_names, NULL, g_free,
+                                       (GDestroyNotify) vdpa_device_free);
+        if (!config)
+                config = inv->owned_config = vdpa_config_new_default();
+        inv->config = config;
+        inv->cb = cb;
+        inv->userdata = userdata;
+        return inv;
+}
+
+void inventory_free(Inventory *inv) {
+        if (!inv)
+                return;
+        g_tree_destroy(inv->devices);
+        g_clear_pointer(&inv->usage, g_hash_table_unref);
+        vdpa_config_free(inv->owned_config);
+        g_free(inv);
+}
+
+/* Bring the device NAME to HW (NULL: it is gone), reporting one event when
+ * and only when something visible changed. */
+static void apply(Inventory *inv, const char *name, const VdpaHardware *hw) {
+        VdpaDevice *old = g_tree_lookup(inv->devices, name), *stored;
+        g_autoptr(VdpaDevice) new = NULL;
+        InventoryEvent ev;
+
+        if (!hw) {
+                gpointer key = NULL;
+
+                if (!old)
+                        return;
+                /* Take it out before reporting, so that the callback already
+                 * sees the model without it, and report its last state. */
+                g_tree_lookup_extended(inv->devices, name, &key, NULL);
+                g_tree_steal(inv->devices, name);
+                notify(inv, INVENTORY_DEVICE_REMOVED, old);
+                g_free(key);
+                vdpa_device_free(old);
+                return;
+        }
+
+        new = vdpa_device_new();
+        vdpa_hardware_copy(&new->hw, hw);
+        if (old)
+                vdpa_usage_copy(&new->usage, &old->usage);
+        derive(inv, new);
+
+        if (old && vdpa_device_equal(old, new))
+                return;
+
+        ev = old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED;
+        stored = g_steal_pointer(&new);
+        /* The tree owns a copy of the name: the key stays valid whatever
+         * happens to the device.  Replacing frees OLD. */
+        g_tree_replace(inv->devices, g_strdup(name), stored);
+        notify(inv, ev, stored);
+}
+
+/* Re-derive every device after a change of configuration or usage. */
+static void rederive_all(Inventory *inv) {
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        GTreeNode *n;
+
+        for (n = g_tree_node_first(inv->devices); n; n = g_tree_node_next(n))
+                g_ptr_array_add(names, g_strdup(g_tree_node_key(n)));
+
+        for (guint i = 0; i < names->len; i++) {
+                VdpaDevice *old = g_tree_lookup(inv->devices, names->pdata[i]);
+                _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+
+                /* A callback may have changed the model meanwhile. */
+                if (!old)
+                        continue;
+                vdpa_hardware_copy(&hw, &old->hw);
+                apply(inv, names->pdata[i], &hw);
+        }
+}
+
+static int read_and_apply(Inventory *inv, struct udev_device *dev) {
+        _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+        const char *name = udev_device_get_sysname(dev);
+        int r;
+
+        r = vdpa_hardware_from_udev(dev, &hw);
+        if (r == -ENODEV) {
+                log_debug("vDPA device %s vanished while being read", strempty(name));
+                apply(inv, name, NULL);
+                return 0;
+        }
+        if (r < 0)
+                return log_debug_errno(r, "Ignoring device %s: %m", strempty(name));
+
+        apply(inv, hw.name, &hw);
+        return 0;
+}
+
+int inventory_enumerate(Inventory *inv, struct udev *udev) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+        struct udev_list_entry *item;
+        bool partial = false;
+        int r;
+
+        g_return_val_if_fail(inv, -EINVAL);
+        g_return_val_if_fail(udev, -EINVAL);
+
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return log_error_errno(errno ?: ENOMEM, "Failed to create udev enumerator: %m");
+        r = udev_enumerate_add_match_subsystem(e, "vdpa");
+        if (r < 0)
+                return log_error_errno(r, "Failed to match subsystem vdpa: %m");
+        /* libudev keeps going past entries it cannot read and reports the
+         * last error: use what it found, but do not conclude from a partial
+         * scan that anything is gone. */
+        r = udev_enumerate_scan_devices(e);
+        if (r < 0) {
+                log_warning_errno(r, "Enumerating vDPA devices was incomplete, keeping devices not found: %m");
+                partial = true;
+        }
+
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
+                const char *syspath = udev_list_entry_get_name(item);
+
+                dev = udev_device_new_from_syspath(udev, syspath);
+                if (!dev) {
+                        log_debug_errno(errno, "Enumerated device %s vanished: %m", syspath);
+                        continue;
+                }
+                if (read_and_apply(inv, dev) < 0)
+                        continue;
+                if (g_tree_lookup(inv->devices, udev_device_get_sysname(dev)))
+                        g_hash_table_add(seen, g_strdup(udev_device_get_sysname(dev)));
+        }
+
+        if (partial)
+                return 0;
+
+        for (GTreeNode *n = g_tree_node_first(inv->devices); n; n = g_tree_node_next(n))
+                if (!g_hash_table_contains(seen, g_tree_node_key(n)))
+                        g_ptr_array_add(gone, g_strdup(g_tree_node_key(n)));
+        for (guint i = 0; i < gone->len; i++)
+                apply(inv, gone->pdata[i], NULL);
+
+        return 0;
+}
+
+int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
+        _cleanup_(udev_device_unrefp) struct udev_device *fresh = NULL;
+        const char *action, *name, *syspath;
+
+        g_return_val_if_fail(inv, -EINVAL);
+        g_return_val_if_fail(dev, -EINVAL);
+
+        action = udev_device_get_action(dev);
+        name = udev_device_get_sysname(dev);
+        syspath = udev_device_get_syspath(dev);
+        if (!action || !name || !syspath)
+                return -EINVAL;
+        if (!streq_ptr(udev_device_get_subsystem(dev), "vdpa"))
+                return 0;
+
+        log_debug("uevent %s %s", action, syspath);
+
+        if (streq_ptr(action, "remove")) {
+                apply(inv, name, NULL);
+                return 0;
+        }
+
+        if (streq_ptr(action, "move")) {
+                const char *old = udev_device_get_property_value(dev, "DEVPATH_OLD");
+
+                if (old) {
+                        g_autofree char *old_name = g_path_get_basename(old);
+
+                        if (!streq_ptr(old_name, name))
+                                apply(inv, old_name, NULL);
+                }
+        }
+
+        /* add, bind, unbind, change, move and anything new: the event only
+         * says "look again"; what counts is what sysfs says now.  A monitor
+         * device carries only the uevent's properties, so read it afresh. */
+        fresh = udev_device_new_from_syspath(udev_device_get_udev(dev), syspath);
+        if (!fresh) {
+                log_debug_errno(errno, "Device %s is gone: %m", syspath);
+                apply(inv, name, NULL);
+                return 0;
+        }
+
+        return read_and_apply(inv, fresh);
+}
+
+/* A private copy: the caller's table may be freed or reused after the call. */
+static GHashTable *copy_usage(GHashTable *src) {
+        GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) vdpa_domain_ref_free);
+        GHashTableIter i;
+        gpointer k, v;
+
+        g_hash_table_iter_init(&i, src);
+        while (g_hash_table_iter_next(&i, &k, &v)) {
+                const VdpaDomainRef *r = v;
+                VdpaDomainRef *c;
+
+                if (!k || !r)
+                        continue;
+                c = g_new0(VdpaDomainRef, 1);
+                c->domain = g_strdup(r->domain);
+                c->uuid = g_strdup(r->uuid);
+                g_hash_table_replace(t, g_strdup(k), c);
+        }
+        return t;
+}
+
+void inventory_set_domain_usage(Inventory *inv, GHashTable *chardev_to_ref) {
+        g_return_if_fail(inv);
+
+        g_clear_pointer(&inv->usage, g_hash_table_unref);
+        if (chardev_to_ref)
+                inv->usage = copy_usage(chardev_to_ref);
+        rederive_all(inv);
+}
+
+void inventory_set_config(Inventory *inv, const VdpaConfig *config) {
+        g_return_if_fail(inv);
+
+        if (!config) {
+                if (!inv->owned_config)
+                        inv->owned_config = vdpa_config_new_default();
+                config = inv->owned_config;
+        } else if (config != inv->owned_config)
+                g_clear_pointer(&inv->owned_config, vdpa_config_free);
+
+        inv->config = config;
+        rederive_all(inv);
+}
+
+const VdpaDevice *inventory_lookup(Inventory *inv, const char *name) {
+        g_return_val_if_fail(inv, NULL);
+
+        if (!name)
+                return NULL;
+        return g_tree_lookup(inv->devices, name);
+}
+
+guint inventory_count(Inventory *inv) {
+        g_return_val_if_fail(inv, 0);
+
+        return g_tree_nnodes(inv->devices);
+}
+
+guint inventory_count_state(Inventory *inv, VdpaDeviceState state) {
+        guint n = 0;
+
+        g_return_val_if_fail(inv, 0);
+
+        for (GTreeNode *i = g_tree_node_first(inv->devices); i; i = g_tree_node_next(i)) {
+                const VdpaDevice *d = g_tree_node_value(i);
+
+                if (d->state == state)
+                        n++;
+        }
+        return n;
+}
+
+void inventory_foreach(Inventory *inv, InventoryForeachFunc func, void *userdata) {
+        g_return_if_fail(inv);
+        g_return_if_fail(func);
+
+        for (GTreeNode *i = g_tree_node_first(inv->devices); i; i = g_tree_node_next(i))
+                if (!func(g_tree_node_value(i), userdata))
+                        return;
+}
