@@ -20,6 +20,11 @@ struct Inventory {
         VdpaConfig *owned_config;
 
         GHashTable *usage;              /* chardev -> VdpaDomainRef*, may be NULL */
+        GHashTable *claims;             /* name -> VdpaUsage* of this service's claims */
+
+        /* Devices per state, kept current by apply(), so that counting
+         * costs nothing per event whatever the number of devices. */
+        guint state_counts[VDPA_DEVICE_EXCLUDED + 1];
 
         InventoryCallback cb;
         void *userdata;
@@ -231,16 +236,23 @@ static const VdpaDomainRef *usage_lookup(Inventory *inv, const char *chardev) {
         return g_hash_table_lookup(inv->usage, chardev);
 }
 
-/* Everything that is derived rather than read: libvirt usage, the
- * configuration's verdict, and the state.  Claims (usage.claimed*, mac)
- * are left as they are. */
+/* Everything that is derived rather than read: who uses the device (a
+ * claim of ours first, else a domain seen in libvirt), the configuration's
+ * verdict, and the state. */
 static void derive(Inventory *inv, VdpaDevice *d) {
-        const VdpaDomainRef *ref = usage_lookup(inv, d->hw.chardev);
+        const VdpaUsage *claim = g_hash_table_lookup(inv->claims, d->hw.name);
 
-        set_str(&d->usage.domain, ref ? strempty(ref->domain) : "");
-        set_str(&d->usage.domain_uuid, ref ? strempty(ref->uuid) : "");
-        if (!d->usage.mac)
+        vdpa_usage_clear(&d->usage);
+        if (claim)
+                vdpa_usage_copy(&d->usage, claim);
+        else {
+                const VdpaDomainRef *ref = usage_lookup(inv, d->hw.chardev);
+
+                d->usage.domain = g_strdup(ref ? strempty(ref->domain) : "");
+                d->usage.domain_uuid = g_strdup(ref ? strempty(ref->uuid) : "");
                 d->usage.mac = g_strdup("");
+        }
+        d->usage.claimed = claim != NULL;
         d->allowed = vdpa_config_device_allowed(inv->config, &d->hw);
         d->state = vdpa_device_derive_state(d);
 }
@@ -250,11 +262,19 @@ static void notify(Inventory *inv, InventoryEvent ev, const VdpaDevice *d) {
                 inv->cb(inv, ev, d, inv->userdata);
 }
 
+static void claim_usage_free(gpointer p) {
+        VdpaUsage *u = p;
+
+        vdpa_usage_clear(u);
+        g_free(u);
+}
+
 Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *userdata) {
         Inventory *inv = g_new0(Inventory, 1);
 
         inv->devices = g_tree_new_full(compare_names, NULL, g_free,
                                        (GDestroyNotify) vdpa_device_free);
+        inv->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, claim_usage_free);
         if (!config)
                 config = inv->owned_config = vdpa_config_new_default();
         inv->config = config;
@@ -268,6 +288,7 @@ void inventory_free(Inventory *inv) {
                 return;
         g_tree_destroy(inv->devices);
         g_clear_pointer(&inv->usage, g_hash_table_unref);
+        g_clear_pointer(&inv->claims, g_hash_table_unref);
         vdpa_config_free(inv->owned_config);
         g_free(inv);
 }
@@ -288,6 +309,7 @@ static void apply(Inventory *inv, const char *name, const VdpaHardware *hw) {
                  * sees the model without it, and report its last state. */
                 g_tree_lookup_extended(inv->devices, name, &key, NULL);
                 g_tree_steal(inv->devices, name);
+                inv->state_counts[old->state]--;
                 notify(inv, INVENTORY_DEVICE_REMOVED, old);
                 g_free(key);
                 vdpa_device_free(old);
@@ -296,19 +318,31 @@ static void apply(Inventory *inv, const char *name, const VdpaHardware *hw) {
 
         new = vdpa_device_new();
         vdpa_hardware_copy(&new->hw, hw);
-        if (old)
-                vdpa_usage_copy(&new->usage, &old->usage);
         derive(inv, new);
 
         if (old && vdpa_device_equal(old, new))
                 return;
 
         ev = old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED;
+        if (old)
+                inv->state_counts[old->state]--;
+        inv->state_counts[new->state]++;
         stored = g_steal_pointer(&new);
         /* The tree owns a copy of the name: the key stays valid whatever
          * happens to the device.  Replacing frees OLD. */
         g_tree_replace(inv->devices, g_strdup(name), stored);
         notify(inv, ev, stored);
+}
+
+/* Re-derive one device after a change of its usage: O(log n). */
+static void rederive_one(Inventory *inv, const char *name) {
+        VdpaDevice *old = g_tree_lookup(inv->devices, name);
+        _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+
+        if (!old)
+                return;
+        vdpa_hardware_copy(&hw, &old->hw);
+        apply(inv, name, &hw);
 }
 
 /* Re-derive every device after a change of configuration or usage. */
@@ -508,17 +542,10 @@ guint inventory_count(Inventory *inv) {
 }
 
 guint inventory_count_state(Inventory *inv, VdpaDeviceState state) {
-        guint n = 0;
-
         g_return_val_if_fail(inv, 0);
+        g_return_val_if_fail((size_t) state < G_N_ELEMENTS(inv->state_counts), 0);
 
-        for (GTreeNode *i = g_tree_node_first(inv->devices); i; i = g_tree_node_next(i)) {
-                const VdpaDevice *d = g_tree_node_value(i);
-
-                if (d->state == state)
-                        n++;
-        }
-        return n;
+        return inv->state_counts[state];
 }
 
 void inventory_foreach(Inventory *inv, InventoryForeachFunc func, void *userdata) {
@@ -528,4 +555,38 @@ void inventory_foreach(Inventory *inv, InventoryForeachFunc func, void *userdata
         for (GTreeNode *i = g_tree_node_first(inv->devices); i; i = g_tree_node_next(i))
                 if (!func(g_tree_node_value(i), userdata))
                         return;
+}
+
+void inventory_set_claim(Inventory *inv, const char *name, const VdpaUsage *claim) {
+        g_return_if_fail(inv);
+        g_return_if_fail(name);
+
+        if (claim) {
+                VdpaUsage *u = g_new0(VdpaUsage, 1);
+
+                vdpa_usage_copy(u, claim);
+                u->claimed = true;
+                g_hash_table_replace(inv->claims, g_strdup(name), u);
+        } else
+                g_hash_table_remove(inv->claims, name);
+        rederive_one(inv, name);
+}
+
+void inventory_set_domain_user(Inventory *inv, const char *name, const char *domain, const char *uuid) {
+        const VdpaDevice *d = inventory_lookup(inv, name);
+
+        if (!d || !d->hw.chardev || !d->hw.chardev[0])
+                return;
+        if (!inv->usage)
+                inv->usage = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify) vdpa_domain_ref_free);
+        if (domain && domain[0]) {
+                VdpaDomainRef *r = g_new0(VdpaDomainRef, 1);
+
+                r->domain = g_strdup(domain);
+                r->uuid = g_strdup(strempty(uuid));
+                g_hash_table_replace(inv->usage, g_strdup(d->hw.chardev), r);
+        } else
+                g_hash_table_remove(inv->usage, d->hw.chardev);
+        rederive_one(inv, name);
 }

@@ -50,11 +50,21 @@ typedef struct VdpaDomainRef {
 void vdpa_domain_ref_free(VdpaDomainRef *r);
 void inventory_set_domain_usage(Inventory *inv, GHashTable *chardev_to_ref /* char* -> VdpaDomainRef* */);
 
+/* Record (CLAIM non-NULL) or drop a claim of this service on device NAME.
+ * A claim outranks what libvirt says: its domain, uuid, mac and uid are
+ * shown.  The claim may exist before the device does (after a restart). */
+void inventory_set_claim(Inventory *inv, const char *name, const VdpaUsage *claim);
+
+/* Update one entry of libvirt's usage (domain NULL: nobody) for device
+ * NAME's chardev, after an attach or detach of ours. */
+void inventory_set_domain_user(Inventory *inv, const char *name, const char *domain, const char *uuid);
+
 /* Swap in a new configuration; reports devices whose state changes. */
 void inventory_set_config(Inventory *inv, const VdpaConfig *config);
 
 const VdpaDevice *inventory_lookup(Inventory *inv, const char *name);
 guint inventory_count(Inventory *inv);
+/* O(1): kept current as devices change. */
 guint inventory_count_state(Inventory *inv, VdpaDeviceState state);
 
 /* Visit devices in name order; stop early when FUNC returns false. */
