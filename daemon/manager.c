@@ -224,14 +224,12 @@ static int check_usable(const VdpaDevice *d, sd_bus_error *error) {
 }
 
 static int method_build_interface_xml(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(vdpa_options_clear) VdpaOptions o;
+        _cleanup_(vdpa_options_clear) VdpaOptions o = VDPA_OPTIONS_INIT;
         g_autofree char *xml = NULL;
         Manager *m = userdata;
         const VdpaDevice *d;
         const char *name;
         int r;
-
-        vdpa_options_init(&o);
 
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)

@@ -64,6 +64,8 @@ typedef struct VdpaOptionValue {
         };
 } VdpaOptionValue;
 
+#define VDPA_OPTIONS_INIT { .iface.page_per_vq = -1, .live = -1, .config = -1, .numa_node = -1, .numa_policy = VDPA_NUMA_POLICY_PREFERRED }
+
 void vdpa_options_init(VdpaOptions *o);
 void vdpa_options_clear(VdpaOptions *o);
 
