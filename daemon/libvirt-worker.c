@@ -303,3 +303,128 @@ void libvirt_worker_submit_scan(LibvirtWorker *w, LibvirtJobDone done, void *use
                                          (GDestroyNotify) vdpa_domain_ref_free);
         libvirt_worker_submit(w, s, scan_run, done, scan_free_notify, userdata);
 }
+
+/* --- per-domain jobs --- */
+
+/* A connection that is usable now, reopening a dead one once. */
+static virConnectPtr ensure_connection(virConnectPtr *conn, const char *uri) {
+        if (*conn && virConnectIsAlive(*conn) == 1)
+                return *conn;
+        if (*conn) {
+                virConnectClose(*conn);
+                *conn = NULL;
+        }
+        *conn = virConnectOpen(uri);
+        return *conn;
+}
+
+static LibvirtStatus lookup_domain(virConnectPtr *conn, const char *uri, const char *name,
+                                   virDomainPtr *ret, char **error) {
+        virConnectPtr c = ensure_connection(conn, uri);
+        virErrorPtr e;
+
+        if (!c) {
+                *error = g_strdup(virGetLastErrorMessage());
+                return LIBVIRT_ERR_UNAVAILABLE;
+        }
+
+        *ret = virDomainLookupByName(c, name);
+        if (*ret)
+                return LIBVIRT_OK;
+
+        e = virGetLastError();
+        *error = g_strdup(virGetLastErrorMessage());
+        if (e && e->code == VIR_ERR_NO_DOMAIN)
+                return LIBVIRT_ERR_NO_DOMAIN;
+        if (virConnectIsAlive(c) != 1)
+                return LIBVIRT_ERR_UNAVAILABLE;
+        return LIBVIRT_ERR_FAILED;
+}
+
+void libvirt_domain_info_free(LibvirtDomainInfo *i) {
+        if (!i)
+                return;
+        g_free(i->name);
+        g_free(i->error);
+        g_free(i->uuid);
+        if (i->numa_nodes)
+                g_array_unref(i->numa_nodes);
+        g_free(i);
+}
+
+static void inspect_run(virConnectPtr *conn, const char *uri, void *job) {
+        LibvirtDomainInfo *i = job;
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+        virDomainPtr d = NULL;
+        char *xml, *caps;
+
+        i->status = lookup_domain(conn, uri, i->name, &d, &i->error);
+        if (i->status != LIBVIRT_OK)
+                return;
+
+        (void) virDomainGetUUIDString(d, uuid);
+        i->uuid = g_strdup(uuid);
+        i->active = virDomainIsActive(d) == 1;
+        i->persistent = virDomainIsPersistent(d) == 1;
+
+        xml = virDomainGetXMLDesc(d, 0);
+        caps = virConnectGetCapabilities(*conn);
+        if (xml && vdpa_domain_xml_numa_nodes(xml, caps, i->numa_nodes) < 0)
+                log_warning("Cannot read the NUMA placement of domain '%s'", i->name);
+        free(xml);
+        free(caps);
+        virDomainFree(d);
+}
+
+static void inspect_free_notify(void *p) {
+        libvirt_domain_info_free(p);
+}
+
+void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
+        LibvirtDomainInfo *i = g_new0(LibvirtDomainInfo, 1);
+
+        i->name = g_strdup(domain);
+        i->numa_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
+        libvirt_worker_submit(w, i, inspect_run, done, inspect_free_notify, userdata);
+}
+
+void libvirt_device_op_free(LibvirtDeviceOp *op) {
+        if (!op)
+                return;
+        g_free(op->domain);
+        g_free(op->xml);
+        g_free(op->error);
+        g_free(op);
+}
+
+static void device_op_run(virConnectPtr *conn, const char *uri, void *job) {
+        LibvirtDeviceOp *op = job;
+        unsigned flags = 0;
+        virDomainPtr d = NULL;
+        int r;
+
+        op->status = lookup_domain(conn, uri, op->domain, &d, &op->error);
+        if (op->status != LIBVIRT_OK)
+                return;
+
+        if (op->live)
+                flags |= VIR_DOMAIN_AFFECT_LIVE;
+        if (op->config)
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+
+        r = op->detach ? virDomainDetachDeviceFlags(d, op->xml, flags)
+                       : virDomainAttachDeviceFlags(d, op->xml, flags);
+        if (r < 0) {
+                op->error = g_strdup(virGetLastErrorMessage());
+                op->status = virConnectIsAlive(*conn) == 1 ? LIBVIRT_ERR_FAILED : LIBVIRT_ERR_UNAVAILABLE;
+        }
+        virDomainFree(d);
+}
+
+static void device_op_free_notify(void *p) {
+        libvirt_device_op_free(p);
+}
+
+void libvirt_worker_submit_device_op(LibvirtWorker *w, LibvirtDeviceOp *op, LibvirtJobDone done, void *userdata) {
+        libvirt_worker_submit(w, op, device_op_run, done, device_op_free_notify, userdata);
+}

@@ -44,3 +44,42 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtScan, libvirt_scan_free)
 /* Submit a scan: connect if needed, list all domains, read live and inactive
  * XML, collect vDPA sources.  DONE receives the LibvirtScan*. */
 void libvirt_worker_submit_scan(LibvirtWorker *w, LibvirtJobDone done, void *userdata);
+
+/* How a libvirt job failed, so that the bus can answer precisely. */
+typedef enum {
+        LIBVIRT_OK = 0,
+        LIBVIRT_ERR_UNAVAILABLE,    /* no connection */
+        LIBVIRT_ERR_NO_DOMAIN,
+        LIBVIRT_ERR_FAILED,         /* libvirt refused; error holds its text */
+} LibvirtStatus;
+
+/* What a Claim needs to know about its domain. */
+typedef struct LibvirtDomainInfo {
+        char *name;                  /* in */
+        LibvirtStatus status;
+        char *error;
+        char *uuid;
+        bool active;
+        bool persistent;
+        GArray *numa_nodes;          /* guint: host nodes of its memory; empty = unknown */
+} LibvirtDomainInfo;
+
+void libvirt_domain_info_free(LibvirtDomainInfo *i);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtDomainInfo, libvirt_domain_info_free)
+void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata);
+
+/* Attach or detach one device. */
+typedef struct LibvirtDeviceOp {
+        char *domain;                /* in: name */
+        char *xml;                   /* in */
+        bool detach;                 /* in */
+        bool live;                   /* in: VIR_DOMAIN_AFFECT_LIVE */
+        bool config;                 /* in: VIR_DOMAIN_AFFECT_CONFIG */
+        LibvirtStatus status;        /* out */
+        char *error;                 /* out */
+} LibvirtDeviceOp;
+
+void libvirt_device_op_free(LibvirtDeviceOp *op);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtDeviceOp, libvirt_device_op_free)
+/* Takes ownership of OP. */
+void libvirt_worker_submit_device_op(LibvirtWorker *w, LibvirtDeviceOp *op, LibvirtJobDone done, void *userdata);

@@ -15,7 +15,9 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "broker.h"
 #include "build-config.h"
+#include "claims.h"
 #include "config.h"
 #include "inventory.h"
 #include "libvirt-worker.h"
@@ -25,12 +27,17 @@
 #include "udev-monitor.h"
 #include "vdpa-names.h"
 
+/* libvirt answers attach/detach in well under a second; a minute means it
+ * is stuck, and the caller deserves an answer. */
+#define DEFAULT_LIBVIRT_TIMEOUT_SEC 60
+
 typedef struct Options {
         char *bus_address;
         char *config_path;
         bool config_given;
         char *state_dir;
         char *libvirt_uri;
+        uint64_t libvirt_timeout_usec;
         bool verbose;
 } Options;
 
@@ -42,11 +49,12 @@ typedef struct Context {
         Inventory *inventory;
         UdevMonitor *monitor;
         LibvirtWorker *worker;
+        Claims *claims;
+        Broker *broker;
         Manager *manager;
         char *state_dir;
 } Context;
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
 
 static void options_clear(Options *o) {
         g_free(o->bus_address);
@@ -64,8 +72,10 @@ static void help(void) {
                "     --config=FILE        Read this configuration file (default %s)\n"
                "     --state-dir=DIR      Keep state here (default $STATE_DIRECTORY or %s)\n"
                "     --libvirt-uri=URI    libvirt connection URI (overrides [Libvirt] Uri=)\n"
+               "     --libvirt-timeout=SEC  Give up on a libvirt call of Claim/Release after SEC\n"
+               "                          seconds (default %d)\n"
                "  -v --verbose            Log debug messages\n",
-               VDPA_BUS_NAME, VDPA_DEFAULT_CONFIG_FILE, VDPA_DEFAULT_STATE_DIR);
+               VDPA_BUS_NAME, VDPA_DEFAULT_CONFIG_FILE, VDPA_DEFAULT_STATE_DIR, DEFAULT_LIBVIRT_TIMEOUT_SEC);
 }
 
 /* Returns 1 to go on, 0 to exit successfully, negative on a usage error. */
@@ -76,6 +86,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_CONFIG,
                 ARG_STATE_DIR,
                 ARG_LIBVIRT_URI,
+                ARG_LIBVIRT_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -84,6 +95,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "config",      required_argument, NULL, ARG_CONFIG      },
                 { "state-dir",   required_argument, NULL, ARG_STATE_DIR   },
                 { "libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI },
+                { "libvirt-timeout", required_argument, NULL, ARG_LIBVIRT_TIMEOUT },
                 { "verbose",     no_argument,       NULL, 'v'             },
                 {}
         };
@@ -118,6 +130,16 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         g_free(o->libvirt_uri);
                         o->libvirt_uri = g_strdup(optarg);
                         break;
+                case ARG_LIBVIRT_TIMEOUT: {
+                        guint64 sec;
+
+                        if (!g_ascii_string_to_unsigned(optarg, 10, 1, 3600, &sec, NULL)) {
+                                log_error("--libvirt-timeout= takes seconds from 1 to 3600, not '%s'", optarg);
+                                return -EINVAL;
+                        }
+                        o->libvirt_timeout_usec = sec * G_USEC_PER_SEC;
+                        break;
+                }
                 case 'v':
                         o->verbose = true;
                         break;
@@ -220,6 +242,7 @@ static void on_scan_done(void *job, void *userdata) {
                 .hv_version = scan->hv_version,
         };
 
+        broker_set_libvirt_connected(c->broker, scan->connected);
         if (!scan->connected) {
                 log_warning("Cannot reach libvirt at %s: %s", c->config->libvirt_uri,
                             scan->error ? scan->error : "unknown error");
@@ -230,6 +253,7 @@ static void on_scan_done(void *job, void *userdata) {
         log_info("Connected to libvirt at %s; %u vDPA device(s) used by domains",
                  c->config->libvirt_uri, g_hash_table_size(scan->usage));
         inventory_set_domain_usage(c->inventory, scan->usage);
+        broker_reconcile(c->broker, scan->usage);
         manager_set_libvirt_state(c->manager, &s);
 }
 
@@ -242,9 +266,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static void context_clear(Context *c) {
         c->manager = manager_free(c->manager);
-        /* The worker before the inventory: a late result must not land on
-         * freed state. */
+        /* The worker before the broker and the inventory: a late result
+         * must not land on freed state. */
         g_clear_pointer(&c->worker, libvirt_worker_free);
+        g_clear_pointer(&c->broker, broker_free);
+        g_clear_pointer(&c->claims, claims_free);
         g_clear_pointer(&c->monitor, udev_monitor_source_free);
         g_clear_pointer(&c->inventory, inventory_free);
         if (c->bus) {
@@ -315,6 +341,41 @@ static int setup_inventory(Context *c) {
         return 0;
 }
 
+static int setup_claims(const Options *o, Context *c) {
+        g_autoptr(GError) error = NULL;
+        BrokerParams p;
+        int r;
+
+        if (g_mkdir_with_parents(c->state_dir, 0700) < 0)
+                return log_error_errno(errno, "Cannot create state directory %s: %m", c->state_dir);
+
+        c->claims = claims_new(c->state_dir);
+        r = claims_load(c->claims, &error);
+        if (r == -EBADMSG)
+                /* The file is kept aside; libvirt still knows the truth. */
+                log_error("Corrupt claims file: %s; starting without recorded claims", error->message);
+        else if (r < 0)
+                return log_error_errno(r, "Cannot read claims: %s", error->message);
+
+        r = libvirt_worker_new(c->event, c->config->libvirt_uri, &c->worker);
+        if (r < 0)
+                return r;
+
+        p = (BrokerParams) {
+                .event = c->event,
+                .inventory = c->inventory,
+                .config = c->config,
+                .worker = c->worker,
+                .claims = c->claims,
+                .libvirt_timeout_usec = o->libvirt_timeout_usec ? o->libvirt_timeout_usec
+                                                                : DEFAULT_LIBVIRT_TIMEOUT_SEC * G_USEC_PER_SEC,
+        };
+        c->broker = broker_new(&p);
+        broker_restore(c->broker);
+        log_info("%u claim(s) recorded in %s", claims_count(c->claims), claims_get_path(c->claims));
+        return 0;
+}
+
 static int setup_bus(const Options *o, Context *c) {
         int r;
 
@@ -332,7 +393,7 @@ static int setup_bus(const Options *o, Context *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
 
-        r = manager_new(c->bus, c->inventory, c->config,
+        r = manager_new(c->bus, c->inventory, c->broker, c->config,
                         access("/sys/bus/vdpa", F_OK) == 0, &c->manager);
         if (r < 0)
                 return r;
@@ -375,15 +436,17 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
+        r = setup_claims(&o, &c);
+        if (r < 0)
+                return r;
+
         r = setup_bus(&o, &c);
         if (r < 0)
                 return r;
 
-        /* libvirt last and asynchronous: an unreachable or hung libvirtd
-         * must not delay the name or the first answer. */
-        r = libvirt_worker_new(c.event, c.config->libvirt_uri, &c.worker);
-        if (r < 0)
-                return r;
+        /* libvirt asynchronous: an unreachable or hung libvirtd must not
+         * delay the name or the first answer.  Roll-backs of unfinished
+         * claims were queued first, so the scan sees their outcome. */
         libvirt_worker_submit_scan(c.worker, on_scan_done, &c);
 
         (void) sd_notify(false, "READY=1");

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "broker.h"
+#include "bus-util.h"
 #include "iface-xml.h"
 #include "log.h"
 #include "macro.h"
@@ -16,40 +18,16 @@
 #define MIN_LIBVIRT_VERSION 6009000UL   /* 6.9.0 */
 #define MIN_QEMU_VERSION    5001000UL   /* 5.1.0 */
 
-/* Hostile names can be megabytes long; never echo more than this. */
-#define MAX_ECHO 64
-
 struct Manager {
         sd_bus *bus;
         sd_bus_slot *vtable_slot;
         Inventory *inventory;
+        Broker *broker;
         const VdpaConfig *config;
         bool kernel_vdpa;
         ManagerLibvirtState libvirt;
         guint last_available;    /* AvailableDevices last announced */
 };
-
-/* A printable, bounded rendering of untrusted input for error messages. */
-static char *echo_string(const char *s) {
-        g_autofree char *head = g_utf8_make_valid(s, MIN(strlen(s), (size_t) MAX_ECHO * 4));
-        g_autofree char *cut = NULL;
-        GString *out;
-
-        if (g_utf8_strlen(head, -1) > MAX_ECHO)
-                cut = g_utf8_substring(head, 0, MAX_ECHO);
-        out = g_string_new(NULL);
-        for (const char *p = cut ? cut : head; *p; p = g_utf8_next_char(p)) {
-                gunichar c = g_utf8_get_char(p);
-
-                if (g_unichar_isprint(c))
-                        g_string_append_unichar(out, c);
-                else
-                        g_string_append_printf(out, "\\u%04x", c);
-        }
-        if (cut || strlen(s) > strlen(head))
-                g_string_append(out, "…");
-        return g_string_free(out, FALSE);
-}
 
 static int append_str(sd_bus_message *m, const char *key, const char *value) {
         return sd_bus_message_append(m, "{sv}", key, "s", strempty(value));
@@ -88,65 +66,9 @@ static const VdpaDevice *lookup_device(Manager *m, const char *name, sd_bus_erro
 
         if (d)
                 return d;
-        echo = echo_string(name);
+        echo = bus_echo_string(name);
         sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", echo);
         return NULL;
-}
-
-/* Read an a{sv} of options into O through the one strict parser. */
-static int read_options(sd_bus_message *msg, VdpaOptionSet set, VdpaOptions *o, sd_bus_error *error) {
-        int r;
-
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                g_autofree char *errmsg = NULL;
-                VdpaOptionValue v = {};
-                const char *key, *contents;
-
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(msg, NULL, &contents);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_enter_container(msg, 'v', contents);
-                if (r < 0)
-                        return r;
-
-                v.signature = contents;
-                if (streq_ptr(contents, "s"))
-                        r = sd_bus_message_read(msg, "s", &v.s);
-                else if (streq_ptr(contents, "u"))
-                        r = sd_bus_message_read(msg, "u", &v.u);
-                else if (streq_ptr(contents, "i"))
-                        r = sd_bus_message_read(msg, "i", &v.i);
-                else if (streq_ptr(contents, "b")) {
-                        int b;
-
-                        r = sd_bus_message_read(msg, "b", &b);
-                        v.b = b;
-                } else
-                        r = sd_bus_message_skip(msg, contents);
-                if (r < 0)
-                        return r;
-
-                if (vdpa_options_set(o, set, key, &v, &errmsg) < 0)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, errmsg);
-
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-
-        return sd_bus_message_exit_container(msg);
 }
 
 /* --- methods --- */
@@ -236,7 +158,7 @@ static int method_build_interface_xml(sd_bus_message *msg, void *userdata, sd_bu
                 return r;
 
         /* Arguments first: a bad option is the caller's error whatever the device. */
-        r = read_options(msg, VDPA_OPTION_SET_XML, &o, error);
+        r = bus_read_options(msg, VDPA_OPTION_SET_XML, &o, error);
         if (r < 0)
                 return r;
 
@@ -252,6 +174,18 @@ static int method_build_interface_xml(sd_bus_message *msg, void *userdata, sd_bu
                 return sd_bus_error_set_errnof(error, -r, "Failed to build interface XML for '%s': %m", d->hw.name);
 
         return sd_bus_reply_method_return(msg, "s", xml);
+}
+
+static int method_claim(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return broker_method_claim(msg, m->broker, error);
+}
+
+static int method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return broker_method_release(msg, m->broker, error);
 }
 
 static int method_not_yet(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -335,11 +269,11 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Claim",
                                 SD_BUS_ARGS("s", device, "s", domain, "a{sv}", options),
                                 SD_BUS_RESULT("s", device, "s", xml),
-                                method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_claim, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release",
                                 SD_BUS_ARGS("s", device, "a{sv}", options),
                                 SD_BUS_NO_RESULT,
-                                method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CheckMigration",
                                 SD_BUS_ARGS("s", domain),
                                 SD_BUS_NO_RESULT,
@@ -409,12 +343,13 @@ void manager_set_libvirt_state(Manager *m, const ManagerLibvirtState *s) {
                 log_warning_errno(r, "Failed to emit PropertiesChanged: %m");
 }
 
-int manager_new(sd_bus *bus, Inventory *inventory, const VdpaConfig *config, bool kernel_vdpa, Manager **ret) {
+int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaConfig *config, bool kernel_vdpa, Manager **ret) {
         g_autofree Manager *m = g_new0(Manager, 1);
         int r;
 
         m->bus = sd_bus_ref(bus);
         m->inventory = inventory;
+        m->broker = broker;
         m->config = config;
         m->kernel_vdpa = kernel_vdpa;
         m->last_available = inventory_count_state(inventory, VDPA_DEVICE_AVAILABLE);

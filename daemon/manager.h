@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "broker.h"
 #include "config.h"
 #include "inventory.h"
 
@@ -18,9 +19,9 @@ typedef struct ManagerLibvirtState {
         unsigned long hv_version;    /* 0 unknown */
 } ManagerLibvirtState;
 
-/* BUS must already be connected; INVENTORY and CONFIG are borrowed and must
+/* BUS must already be connected; INVENTORY, BROKER and CONFIG are borrowed and must
  * outlive the manager.  KERNEL_VDPA: whether /sys/bus/vdpa exists. */
-int manager_new(sd_bus *bus, Inventory *inventory, const VdpaConfig *config,
+int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaConfig *config,
                 bool kernel_vdpa, Manager **ret);
 Manager *manager_free(Manager *m);
 

@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "broker.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "bus-util.h"
+#include "domain-xml.h"
+#include "iface-xml.h"
+#include "log.h"
+#include "macro.h"
+#include "options.h"
+#include "polkit.h"
+#include "vdpa-names.h"
+
+struct Broker {
+        sd_event *event;
+        Inventory *inventory;
+        const VdpaConfig *config;
+        LibvirtWorker *worker;
+        Claims *claims;
+        uint64_t timeout_usec;
+        bool libvirt_connected;
+
+        /* device name -> Op* that holds it: a Claim or Release in flight. */
+        GHashTable *reserved;
+        /* Every Op alive, so that freeing the broker can drop them. */
+        GHashTable *ops;
+};
+
+typedef enum {
+        OP_CLAIM,
+        OP_RELEASE,
+        OP_ROLLBACK,   /* start-up: undo an unfinished intent; no caller */
+} OpKind;
+
+typedef struct Op {
+        Broker *b;
+        OpKind kind;
+        sd_bus_message *msg;          /* NULL for OP_ROLLBACK */
+        sd_bus_slot *slot;            /* polkit or bus call in flight */
+        sd_event_source *timer;       /* bounds the libvirt part */
+        bool replied;                 /* timed out or answered already */
+        bool in_worker;               /* a libvirt job of ours is queued or running */
+
+        char *device;                 /* requested, then chosen */
+        char *domain;
+        VdpaOptions opts;
+        LibvirtDomainInfo *info;
+        Claim *claim;                 /* what is attached (or about to be) */
+        bool reserved;
+        bool intent_written;
+        bool attached;
+} Op;
+
+static void op_free(Op *op) {
+        if (!op)
+                return;
+        if (op->reserved)
+                g_hash_table_remove(op->b->reserved, op->device);
+        g_hash_table_remove(op->b->ops, op);
+        sd_bus_slot_unref(op->slot);
+        sd_event_source_disable_unref(op->timer);
+        sd_bus_message_unref(op->msg);
+        vdpa_options_clear(&op->opts);
+        libvirt_domain_info_free(op->info);
+        claim_free(op->claim);
+        g_free(op->device);
+        g_free(op->domain);
+        g_free(op);
+}
+
+static Op *op_new(Broker *b, OpKind kind, sd_bus_message *msg) {
+        Op *op = g_new0(Op, 1);
+
+        op->b = b;
+        op->kind = kind;
+        op->msg = sd_bus_message_ref(msg);
+        op->opts = (VdpaOptions) VDPA_OPTIONS_INIT;
+        g_hash_table_add(b->ops, op);
+        return op;
+}
+
+static bool op_reserve(Op *op, const char *device) {
+        if (g_hash_table_contains(op->b->reserved, device))
+                return false;
+        g_free(op->device);
+        op->device = g_strdup(device);
+        g_hash_table_insert(op->b->reserved, op->device, op);
+        op->reserved = true;
+        return true;
+}
+
+/* Answer the caller once; the op may go on (e.g. rolling back). */
+static void op_reply_error(Op *op, const sd_bus_error *e) {
+        int r;
+
+        if (op->replied || !op->msg)
+                return;
+        op->replied = true;
+        r = sd_bus_reply_method_error(op->msg, e);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send error reply: %m");
+}
+
+static void op_reply_errorf(Op *op, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void op_reply_errorf(Op *op, const char *name, const char *fmt, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *text = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        text = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        sd_bus_error_set(&e, name, text);
+        op_reply_error(op, &e);
+}
+
+static const char *libvirt_error_name(LibvirtStatus s) {
+        switch (s) {
+        case LIBVIRT_ERR_UNAVAILABLE: return VDPA_ERROR_LIBVIRT_UNAVAILABLE;
+        case LIBVIRT_ERR_NO_DOMAIN: return VDPA_ERROR_NO_SUCH_DOMAIN;
+        default: return VDPA_ERROR_LIBVIRT_FAILED;
+        }
+}
+
+/* --- the libvirt part is bounded --- */
+
+static int on_op_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Op *op = userdata;
+
+        op->timer = sd_event_source_disable_unref(op->timer);
+        log_warning("libvirt did not answer within %" PRIu64 " s for %s of '%s'; giving up",
+                    op->b->timeout_usec / G_USEC_PER_SEC, op->kind == OP_CLAIM ? "Claim" : "Release",
+                    strempty(op->device));
+        /* The job still runs; its completion sees `replied` and undoes a
+         * late attach.  The device stays reserved until then, since only
+         * libvirt knows what happened. */
+        op_reply_errorf(op, VDPA_ERROR_LIBVIRT_FAILED,
+                        "libvirt did not answer within %" PRIu64 " s",
+                        op->b->timeout_usec / G_USEC_PER_SEC);
+        return 0;
+}
+
+static void op_arm_timer(Op *op) {
+        int r;
+
+        if (op->timer || op->b->timeout_usec == 0)
+                return;
+        r = sd_event_add_time_relative(op->b->event, &op->timer, CLOCK_MONOTONIC,
+                                       op->b->timeout_usec, 0, on_op_timeout, op);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the libvirt timeout: %m");
+}
+
+static void op_submit_device_op(Op *op, bool detach, LibvirtJobDone done) {
+        LibvirtDeviceOp *d = g_new0(LibvirtDeviceOp, 1);
+
+        d->domain = g_strdup(op->claim->domain);
+        d->xml = g_strdup(op->claim->xml);
+        d->detach = detach;
+        d->live = op->claim->live;
+        d->config = op->claim->config;
+        op->in_worker = true;
+        op_arm_timer(op);
+        libvirt_worker_submit_device_op(op->b->worker, d, done, op);
+}
+
+/* --- state written durably, or not at all --- */
+
+static int write_claim(Op *op, ClaimPhase phase, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+
+        op->claim->phase = phase;
+        if (claims_put(op->b->claims, op->claim, &e) < 0) {
+                log_error("Failed to record claim of %s: %s", op->claim->device, e->message);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_IO_ERROR,
+                                         "Cannot record the claim in %s: %s",
+                                         claims_get_path(op->b->claims), e->message);
+        }
+        return 0;
+}
+
+static int forget_claim(Broker *b, const char *device, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+
+        if (claims_remove(b->claims, device, &e) < 0) {
+                log_error("Failed to forget the claim of %s: %s", device, e->message);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_IO_ERROR,
+                                         "Cannot update %s: %s", claims_get_path(b->claims), e->message);
+        }
+        return 0;
+}
+
+static void show_claim(Broker *b, const Claim *c) {
+        VdpaUsage u = {
+                .domain = c->domain,
+                .domain_uuid = c->domain_uuid,
+                .mac = c->mac,
+                .claimed_by = c->uid,
+                .claimed = true,
+        };
+
+        inventory_set_claim(b->inventory, c->device, &u);
+        inventory_set_domain_user(b->inventory, c->device, c->domain, c->domain_uuid);
+}
+
+static void hide_claim(Broker *b, const char *device) {
+        inventory_set_claim(b->inventory, device, NULL);
+        inventory_set_domain_user(b->inventory, device, NULL, NULL);
+}
+
+/* --- undo --- */
+
+static void on_rollback_detached(void *job, void *userdata) {
+        g_autoptr(LibvirtDeviceOp) d = job;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        Op *op = userdata;
+
+        op->in_worker = false;
+        if (d->status != LIBVIRT_OK && d->status != LIBVIRT_ERR_NO_DOMAIN) {
+                /* The intent stays on disk: the next start tries again. */
+                log_error("Rolling back the claim of %s on '%s' failed: %s; the record is kept for the next start",
+                          op->claim->device, op->claim->domain, strempty(d->error));
+                op_free(op);
+                return;
+        }
+        if (forget_claim(op->b, op->claim->device, &e) >= 0)
+                log_info("Rolled back the unfinished claim of %s on '%s'", op->claim->device, op->claim->domain);
+        op_free(op);
+}
+
+/* Detach what may be attached, then drop the intent.  Takes over OP. */
+static void op_rollback(Op *op) {
+        op_submit_device_op(op, true, on_rollback_detached);
+}
+
+/* Undo a failed Claim before the attach: drop the intent if written. */
+static void op_abandon(Op *op) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (op->intent_written)
+                (void) forget_claim(op->b, op->device, &e);
+        op_free(op);
+}
+
+/* --- Claim --- */
+
+typedef struct Pick {
+        Broker *b;
+        const Op *op;
+        const GArray *nodes;
+        bool want_nodes;
+        const VdpaDevice *best;
+        bool best_on_node;
+} Pick;
+
+static bool on_domain_nodes(const GArray *nodes, int32_t node) {
+        for (guint i = 0; nodes && i < nodes->len; i++)
+                if ((int32_t) g_array_index(nodes, guint, i) == node)
+                        return true;
+        return false;
+}
+
+static bool pick_visit(const VdpaDevice *d, void *userdata) {
+        Pick *p = userdata;
+        const VdpaOptions *o = &p->op->opts;
+        bool on_node;
+
+        if (d->state != VDPA_DEVICE_AVAILABLE || g_hash_table_contains(p->b->reserved, d->hw.name))
+                return true;
+        if (o->has_numa_node && d->hw.numa_node != o->numa_node)
+                return true;
+        if (o->physical_function && !streq_ptr(d->hw.physical_function, o->physical_function))
+                return true;
+
+        on_node = p->want_nodes && on_domain_nodes(p->nodes, d->hw.numa_node);
+        if (p->want_nodes && o->numa_policy == VDPA_NUMA_POLICY_REQUIRED && !on_node)
+                return true;
+
+        /* Name order: the first fit wins, unless a later one shares the
+         * domain's NUMA node under the preferred policy. */
+        if (!p->best || (on_node && !p->best_on_node)) {
+                p->best = d;
+                p->best_on_node = on_node;
+        }
+        return !(p->best && (p->best_on_node || !p->want_nodes));
+}
+
+static const VdpaDevice *pick_device(Op *op) {
+        Pick p = {
+                .b = op->b,
+                .op = op,
+                .nodes = op->info->numa_nodes,
+                /* A domain without placement gives the policy nothing to
+                 * compare with: any node will do (documented). */
+                .want_nodes = op->opts.numa_policy != VDPA_NUMA_POLICY_NONE &&
+                              op->info->numa_nodes && op->info->numa_nodes->len > 0,
+        };
+
+        inventory_foreach(op->b->inventory, pick_visit, &p);
+        return p.best;
+}
+
+/* Why DEVICE cannot be claimed now, as a bus error; 0 when it can. */
+static int check_claimable(Broker *b, const VdpaDevice *d, sd_bus_error *error) {
+        if (d->state == VDPA_DEVICE_CLAIMED)
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY,
+                                         "Device '%s' is already claimed for domain '%s'", d->hw.name, d->usage.domain);
+        if (d->state == VDPA_DEVICE_IN_USE)
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY,
+                                         "Device '%s' is used by domain '%s' without a claim", d->hw.name, d->usage.domain);
+        if (g_hash_table_contains(b->reserved, d->hw.name))
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY,
+                                         "Device '%s' is being claimed or released", d->hw.name);
+        if (d->state == VDPA_DEVICE_EXCLUDED)
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
+                                         "Device '%s' is excluded by the configuration", d->hw.name);
+        if (d->state == VDPA_DEVICE_UNUSABLE)
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
+                                         "Device '%s' has no vhost-vdpa character device (driver: %s)",
+                                         d->hw.name, d->hw.driver && d->hw.driver[0] ? d->hw.driver : "none");
+        return 0;
+}
+
+static int check_device_name(Broker *b, const char *name, sd_bus_error *error) {
+        const VdpaDevice *d = inventory_lookup(b->inventory, name);
+        g_autofree char *echo = NULL;
+
+        if (d)
+                return check_claimable(b, d, error);
+        echo = bus_echo_string(name);
+        return sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", echo);
+}
+
+char *broker_generate_mac(const char *device, const char *domain_uuid) {
+        g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+        guint8 digest[32];
+        gsize len = sizeof digest;
+
+        /* Stable: the same device in the same domain always gets the same
+         * address, so a re-claim after a release keeps the guest's view. */
+        g_checksum_update(sum, (const guchar *) "vdpa-manager-mac\n", -1);
+        g_checksum_update(sum, (const guchar *) domain_uuid, -1);
+        g_checksum_update(sum, (const guchar *) "\n", 1);
+        g_checksum_update(sum, (const guchar *) device, -1);
+        g_checksum_get_digest(sum, digest, &len);
+
+        /* locally administered (bit 1), unicast (bit 0 clear) */
+        digest[0] = (digest[0] & 0xfc) | 0x02;
+        return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x",
+                               digest[0], digest[1], digest[2], digest[3], digest[4], digest[5]);
+}
+
+static void on_claim_caller_checked(sd_bus_message *reply, Op *op);
+
+static int on_get_unix_user(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Op *op = userdata;
+
+        op->slot = sd_bus_slot_unref(op->slot);
+        on_claim_caller_checked(reply, op);
+        return 1;
+}
+
+static void on_claim_attached(void *job, void *userdata) {
+        g_autoptr(LibvirtDeviceOp) d = job;
+        Op *op = userdata;
+        int r;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+
+        if (d->status != LIBVIRT_OK) {
+                log_info("Claim of %s for '%s' failed: %s", op->device, op->domain, strempty(d->error));
+                op_reply_errorf(op, libvirt_error_name(d->status), "Attaching %s to domain '%s' failed: %s",
+                                op->device, op->domain, strempty(d->error));
+                op_abandon(op);
+                return;
+        }
+        op->attached = true;
+
+        if (op->replied) {
+                /* Timed out meanwhile: the caller was told it failed. */
+                op_rollback(op);
+                return;
+        }
+
+        /* Is the caller still there?  Its uid is wanted anyway, and asking
+         * the bus after the attach closes the window in which a vanished
+         * caller would leave a claim behind. */
+        r = sd_bus_call_method_async(sd_bus_message_get_bus(op->msg), &op->slot,
+                                     "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                     "GetConnectionUnixUser", on_get_unix_user, op,
+                                     "s", sd_bus_message_get_sender(op->msg));
+        if (r < 0) {
+                op_reply_errorf(op, SD_BUS_ERROR_FAILED, "Cannot identify the caller: %s", g_strerror(-r));
+                op_rollback(op);
+        }
+}
+
+static void on_claim_caller_checked(sd_bus_message *reply, Op *op) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        uint32_t uid;
+        int r;
+
+        if (sd_bus_message_is_method_error(reply, NULL) || sd_bus_message_read(reply, "u", &uid) < 0) {
+                log_info("Caller of Claim(%s) went away; rolling back", op->device);
+                op->replied = true;
+                op_rollback(op);
+                return;
+        }
+        op->claim->uid = uid;
+
+        r = write_claim(op, CLAIM_PHASE_ACTIVE, &e);
+        if (r < 0) {
+                op_reply_error(op, &e);
+                op_rollback(op);
+                return;
+        }
+
+        log_info("Claimed %s for domain '%s' (uid %u, %s%s%s)", op->device, op->domain, uid,
+                 op->claim->live ? "live" : "", op->claim->live && op->claim->config ? "+" : "",
+                 op->claim->config ? "config" : "");
+        show_claim(op->b, op->claim);
+
+        op->replied = true;
+        r = sd_bus_reply_method_return(op->msg, "ss", op->device, op->claim->xml);
+        if (r < 0)
+                log_warning_errno(r, "Failed to reply to Claim(%s): %m", op->device);
+        op_free(op);
+}
+
+/* The domain is known: choose the device, build, record the intent, attach. */
+static void claim_prepare(Op *op) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        const LibvirtDomainInfo *info = op->info;
+        g_autofree char *xml = NULL;
+        const VdpaDevice *d;
+        int r;
+
+        if (!op->device[0]) {
+                d = pick_device(op);
+                if (!d) {
+                        op_reply_errorf(op, VDPA_ERROR_NO_DEVICE_AVAILABLE,
+                                        "No available vDPA device matches the constraints for domain '%s'", op->domain);
+                        op_free(op);
+                        return;
+                }
+                op_reserve(op, d->hw.name);
+        } else {
+                d = inventory_lookup(op->b->inventory, op->device);
+                /* The device may have gone or changed while we waited. */
+                if (!d || (d->state != VDPA_DEVICE_AVAILABLE)) {
+                        if (!d)
+                                sd_bus_error_setf(&e, VDPA_ERROR_NO_SUCH_DEVICE, "Device '%s' went away", op->device);
+                        else
+                                (void) check_claimable(op->b, d, &e);
+                        if (!sd_bus_error_is_set(&e))
+                                sd_bus_error_setf(&e, VDPA_ERROR_DEVICE_BUSY, "Device '%s' is busy", op->device);
+                        op_reply_error(op, &e);
+                        op_free(op);
+                        return;
+                }
+        }
+
+        op->claim = g_new0(Claim, 1);
+        op->claim->device = g_strdup(op->device);
+        op->claim->domain = g_strdup(op->domain);
+        op->claim->domain_uuid = g_strdup(strempty(info->uuid));
+        op->claim->chardev = g_strdup(d->hw.chardev);
+        op->claim->live = op->opts.live >= 0 ? op->opts.live : info->active;
+        op->claim->config = op->opts.config >= 0 ? op->opts.config : info->persistent;
+
+        if (!op->claim->live && !op->claim->config) {
+                op_reply_errorf(op, SD_BUS_ERROR_INVALID_ARGS,
+                                "Neither live nor config: domain '%s' is %s and %s", op->domain,
+                                info->active ? "running" : "shut off", info->persistent ? "persistent" : "transient");
+                op_free(op);
+                return;
+        }
+        if (op->claim->live && !info->active) {
+                op_reply_errorf(op, SD_BUS_ERROR_INVALID_ARGS, "Option 'live' needs a running domain; '%s' is shut off", op->domain);
+                op_free(op);
+                return;
+        }
+        if (op->claim->config && !info->persistent) {
+                op_reply_errorf(op, SD_BUS_ERROR_INVALID_ARGS, "Option 'config' needs a persistent domain; '%s' is transient", op->domain);
+                op_free(op);
+                return;
+        }
+
+        if (!op->opts.iface.mac)
+                op->opts.iface.mac = broker_generate_mac(op->device, op->claim->domain_uuid);
+        op->claim->mac = g_strdup(op->opts.iface.mac);
+
+        r = vdpa_iface_xml_build(d->hw.chardev, &op->opts.iface, &xml);
+        if (r < 0) {
+                op_reply_errorf(op, SD_BUS_ERROR_FAILED, "Failed to build interface XML for '%s': %s", op->device, g_strerror(-r));
+                op_free(op);
+                return;
+        }
+        op->claim->xml = TAKE_PTR(xml);
+
+        /* The intent is durable before libvirt hears of it: after a crash
+         * the next start knows what to undo. */
+        r = write_claim(op, CLAIM_PHASE_INTENT, &e);
+        if (r < 0) {
+                op_reply_error(op, &e);
+                op_free(op);
+                return;
+        }
+        op->intent_written = true;
+
+        op_submit_device_op(op, false, on_claim_attached);
+}
+
+static void on_claim_inspected(void *job, void *userdata) {
+        Op *op = userdata;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+        op->info = job;
+
+        if (op->replied) {      /* timed out meanwhile; nothing was done */
+                op_free(op);
+                return;
+        }
+        if (op->info->status != LIBVIRT_OK) {
+                op_reply_errorf(op, libvirt_error_name(op->info->status),
+                                op->info->status == LIBVIRT_ERR_NO_DOMAIN ? "No domain '%s': %s" : "Looking up domain '%s' failed: %s",
+                                op->domain, strempty(op->info->error));
+                op_free(op);
+                return;
+        }
+        claim_prepare(op);
+}
+
+static void on_claim_authorized(int r, const sd_bus_error *error, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        Op *op = userdata;
+
+        op->slot = sd_bus_slot_unref(op->slot);
+        if (r < 0) {
+                op_reply_error(op, error);
+                op_free(op);
+                return;
+        }
+
+        /* Re-check: things may have moved while polkit thought. */
+        if (!op->b->libvirt_connected) {
+                op_reply_errorf(op, VDPA_ERROR_LIBVIRT_UNAVAILABLE, "libvirt at %s is not connected", op->b->config->libvirt_uri);
+                op_free(op);
+                return;
+        }
+        if (op->device[0]) {
+                if (check_device_name(op->b, op->device, &e) < 0) {
+                        op_reply_error(op, &e);
+                        op_free(op);
+                        return;
+                }
+                op_reserve(op, op->device);
+        }
+
+        op->in_worker = true;
+        op_arm_timer(op);
+        libvirt_worker_submit_inspect(op->b->worker, op->domain, on_claim_inspected, op);
+}
+
+static int validate_domain_name(const char *domain, sd_bus_error *error) {
+        if (!domain[0])
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The domain name must not be empty");
+        /* libvirt's own limit on names is far above this; longer is hostile. */
+        if (strlen(domain) > 1024)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The domain name is longer than 1024 bytes");
+        for (const char *p = domain; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The domain name contains control characters");
+        return 0;
+}
+
+int broker_method_claim(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Broker *b = userdata;
+        const char *device, *domain;
+        Op *op;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &device, &domain);
+        if (r < 0)
+                return r;
+
+        op = op_new(b, OP_CLAIM, msg);
+        op->device = g_strdup(device);
+        op->domain = g_strdup(domain);
+
+        /* Everything that can be said without polkit or libvirt, first. */
+        r = bus_read_options(msg, VDPA_OPTION_SET_CLAIM, &op->opts, error);
+        if (r >= 0)
+                r = validate_domain_name(domain, error);
+        if (r >= 0 && device[0])
+                r = check_device_name(b, device, error);
+        if (r >= 0 && !b->libvirt_connected)
+                r = sd_bus_error_setf(error, VDPA_ERROR_LIBVIRT_UNAVAILABLE,
+                                      "libvirt at %s is not connected", b->config->libvirt_uri);
+        if (r < 0) {
+                op_free(op);
+                return r;
+        }
+
+        r = vdpa_polkit_check_async(msg, VDPA_POLKIT_ACTION_CLAIM,
+                                    (const char *const[]) { "device", device, "domain", domain, NULL },
+                                    on_claim_authorized, op, &op->slot);
+        if (r < 0) {
+                op_free(op);
+                return sd_bus_error_set_errnof(error, -r, "Cannot check authorization: %m");
+        }
+        return 1;
+}
+
+/* --- Release --- */
+
+static void on_release_detached(void *job, void *userdata) {
+        g_autoptr(LibvirtDeviceOp) d = job;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        Op *op = userdata;
+        bool gone;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+
+        /* A domain that no longer exists has nothing left to detach: with
+         * force the claim is dropped, without it the caller is told. */
+        gone = d->status == LIBVIRT_ERR_NO_DOMAIN;
+        if (d->status != LIBVIRT_OK && !(gone && op->opts.force)) {
+                if (!op->replied)
+                        op_reply_errorf(op, libvirt_error_name(d->status), "Detaching %s from domain '%s' failed: %s%s",
+                                        op->device, op->claim->domain, strempty(d->error),
+                                        gone ? " (use force to drop the claim)" : "");
+                op_free(op);
+                return;
+        }
+
+        if (forget_claim(op->b, op->device, &e) < 0) {
+                op_reply_error(op, &e);
+                op_free(op);
+                return;
+        }
+        log_info("Released %s from domain '%s'%s", op->device, op->claim->domain, gone ? " (domain gone, forced)" : "");
+        hide_claim(op->b, op->device);
+
+        if (!op->replied) {
+                op->replied = true;
+                (void) sd_bus_reply_method_return(op->msg, "");
+        }
+        op_free(op);
+}
+
+static void on_release_authorized(int r, const sd_bus_error *error, void *userdata) {
+        const Claim *c;
+        Op *op = userdata;
+
+        op->slot = sd_bus_slot_unref(op->slot);
+        if (r < 0) {
+                op_reply_error(op, error);
+                op_free(op);
+                return;
+        }
+
+        c = claims_get(op->b->claims, op->device);
+        if (!c || c->phase != CLAIM_PHASE_ACTIVE) {
+                op_reply_errorf(op, VDPA_ERROR_NOT_CLAIMED, "Device '%s' is not claimed", op->device);
+                op_free(op);
+                return;
+        }
+        if (!op_reserve(op, op->device)) {
+                op_reply_errorf(op, VDPA_ERROR_DEVICE_BUSY, "Device '%s' is being claimed or released", op->device);
+                op_free(op);
+                return;
+        }
+        op->claim = claim_dup(c);
+
+        /* Even when the device itself is gone the domain's XML may still
+         * name its chardev: detach anyway. */
+        op_submit_device_op(op, true, on_release_detached);
+}
+
+int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Broker *b = userdata;
+        const char *device;
+        const Claim *c;
+        Op *op;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &device);
+        if (r < 0)
+                return r;
+
+        op = op_new(b, OP_RELEASE, msg);
+        op->device = g_strdup(device);
+
+        r = bus_read_options(msg, VDPA_OPTION_SET_RELEASE, &op->opts, error);
+        if (r < 0) {
+                op_free(op);
+                return r;
+        }
+
+        c = claims_get(b->claims, device);
+        if (!c || c->phase != CLAIM_PHASE_ACTIVE) {
+                g_autofree char *echo = bus_echo_string(device);
+
+                op_free(op);
+                if (!inventory_lookup(b->inventory, device))
+                        return sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", echo);
+                return sd_bus_error_setf(error, VDPA_ERROR_NOT_CLAIMED, "Device '%s' is not claimed", echo);
+        }
+        if (g_hash_table_contains(b->reserved, device)) {
+                op_free(op);
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY, "Device '%s' is being claimed or released", device);
+        }
+        if (!b->libvirt_connected) {
+                op_free(op);
+                return sd_bus_error_setf(error, VDPA_ERROR_LIBVIRT_UNAVAILABLE,
+                                         "libvirt at %s is not connected", b->config->libvirt_uri);
+        }
+
+        r = vdpa_polkit_check_async(msg, VDPA_POLKIT_ACTION_RELEASE,
+                                    (const char *const[]) { "device", device, "domain", c->domain, NULL },
+                                    on_release_authorized, op, &op->slot);
+        if (r < 0) {
+                op_free(op);
+                return sd_bus_error_set_errnof(error, -r, "Cannot check authorization: %m");
+        }
+        return 1;
+}
+
+/* --- start-up and reconciliation --- */
+
+void broker_restore(Broker *b) {
+        g_autoptr(GPtrArray) intents = g_ptr_array_new_with_free_func((GDestroyNotify) claim_free);
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, claims_table(b->claims));
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                const Claim *c = v;
+
+                if (c->phase == CLAIM_PHASE_ACTIVE)
+                        show_claim(b, c);
+                else
+                        g_ptr_array_add(intents, claim_dup(c));
+        }
+
+        for (guint i = 0; i < intents->len; i++) {
+                Op *op = op_new(b, OP_ROLLBACK, NULL);
+                Claim *c = intents->pdata[i];
+
+                log_info("Found an unfinished claim of %s on '%s'; rolling it back", c->device, c->domain);
+                op->claim = claim_dup(c);
+                op_reserve(op, c->device);
+                op_rollback(op);
+        }
+}
+
+void broker_reconcile(Broker *b, GHashTable *usage) {
+        g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, claims_table(b->claims));
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                const Claim *c = v;
+                const VdpaDomainRef *ref;
+
+                if (c->phase != CLAIM_PHASE_ACTIVE || g_hash_table_contains(b->reserved, c->device))
+                        continue;
+                ref = g_hash_table_lookup(usage, c->chardev);
+                if (!ref || !streq_ptr(ref->domain, c->domain))
+                        g_ptr_array_add(stale, g_strdup(c->device));
+        }
+
+        for (guint i = 0; i < stale->len; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                const char *device = stale->pdata[i];
+                g_autofree char *domain = g_strdup(claims_get(b->claims, device)->domain);
+
+                if (forget_claim(b, device, &e) < 0)
+                        continue;
+                log_notice("Claim of %s dropped: domain '%s' no longer has it", device, domain);
+                inventory_set_claim(b->inventory, device, NULL);
+        }
+}
+
+/* --- life cycle --- */
+
+Broker *broker_new(const BrokerParams *p) {
+        Broker *b = g_new0(Broker, 1);
+
+        b->event = sd_event_ref(p->event);
+        b->inventory = p->inventory;
+        b->config = p->config;
+        b->worker = p->worker;
+        b->claims = p->claims;
+        b->timeout_usec = p->libvirt_timeout_usec;
+        b->reserved = g_hash_table_new(g_str_hash, g_str_equal);
+        b->ops = g_hash_table_new(NULL, NULL);
+        return b;
+}
+
+void broker_free(Broker *b) {
+        g_autofree gpointer *ops = NULL;
+        guint n;
+
+        if (!b)
+                return;
+        /* Ops still queued in the worker are owned by their jobs; the worker
+         * is freed first (main.c), which drops them without running DONE. */
+        ops = g_hash_table_get_keys_as_array(b->ops, &n);
+        for (guint i = 0; i < n; i++)
+                op_free(ops[i]);
+        g_hash_table_unref(b->ops);
+        g_hash_table_unref(b->reserved);
+        sd_event_unref(b->event);
+        g_free(b);
+}
+
+void broker_set_libvirt_connected(Broker *b, bool connected) {
+        b->libvirt_connected = connected;
+}
+
+bool broker_is_busy(Broker *b, const char *name) {
+        return g_hash_table_contains(b->reserved, name);
+}
