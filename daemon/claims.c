@@ -90,8 +90,11 @@ char *claims_to_data(GHashTable *claims, gsize *len) {
 
         for (guint i = 0; i < n; i++) {
                 const Claim *c = g_hash_table_lookup(claims, keys[i]);
-                g_autofree char *group = g_strconcat(GROUP_PREFIX, c->device, NULL);
+                /* Device names are arbitrary and may hold what a group name
+                 * cannot ('[', ']'), so the name is a value, not the group. */
+                g_autofree char *group = g_strdup_printf(GROUP_PREFIX "%u", i);
 
+                g_key_file_set_string(kf, group, "Device", c->device);
                 g_key_file_set_string(kf, group, "Phase", claim_phase_to_string(c->phase));
                 g_key_file_set_string(kf, group, "Domain", strempty(c->domain));
                 g_key_file_set_string(kf, group, "DomainUuid", strempty(c->domain_uuid));
@@ -123,13 +126,8 @@ static Claim *claim_from_group(GKeyFile *kf, const char *group, GError **error) 
         g_autofree char *phase = NULL;
         guint64 uid;
 
-        c->device = g_strdup(group + strlen(GROUP_PREFIX));
-        if (!c->device[0]) {
-                g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "[%s]: no device name", group);
-                return NULL;
-        }
-
-        if (!(phase = get_string(kf, group, "Phase", false, error)) ||
+        if (!(c->device = get_string(kf, group, "Device", false, error)) ||
+            !(phase = get_string(kf, group, "Phase", false, error)) ||
             !(c->domain = get_string(kf, group, "Domain", false, error)) ||
             !(c->domain_uuid = get_string(kf, group, "DomainUuid", true, error)) ||
             !(c->chardev = get_string(kf, group, "Chardev", false, error)) ||
@@ -182,6 +180,12 @@ GHashTable *claims_from_data(const char *data, gsize len, GError **error) {
                 c = claim_from_group(kf, *g, error);
                 if (!c)
                         return NULL;
+                if (g_hash_table_contains(t, c->device)) {
+                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                                    "device '%s' is claimed twice", c->device);
+                        claim_free(c);
+                        return NULL;
+                }
                 g_hash_table_insert(t, c->device, c);
         }
         return TAKE_PTR(t);

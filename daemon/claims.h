@@ -6,7 +6,7 @@
 #include <glib.h>
 
 /* The durable record of claims in $STATE_DIRECTORY/claims (a GKeyFile,
- * one [Claim DEVICE] group each), written whole, atomically and durably on
+ * one [Claim N] group each, with the device name in Device=), written whole, atomically and durably on
  * every change.  A change is applied in memory only once it is on disk, so
  * memory never claims more than the disk would after a crash. */
 

@@ -83,11 +83,100 @@ static void test_entity_not_expanded(void) {
                 g_assert_cmpint(r, ==, -EINVAL);
 }
 
+static char *join(GArray *a) {
+        GString *s = g_string_new(NULL);
+
+        for (guint i = 0; i < a->len; i++)
+                g_string_append_printf(s, "%s%u", i ? "," : "", g_array_index(a, guint, i));
+        return g_string_free(s, FALSE);
+}
+
+static void test_cpuset(void) {
+        static const struct {
+                const char *in;
+                const char *out;     /* NULL: rejected */
+        } cases[] = {
+                { "0", "0" },
+                { "0-3", "0,1,2,3" },
+                { "0-3,^2", "0,1,3" },
+                { "5,1,3,1", "1,3,5" },
+                { " 1 , 2 ", "1,2" },
+                { "0-3,^0-1", NULL },      /* libvirt has no negated ranges */
+                { "", NULL },
+                { "a", NULL },
+                { "1-", NULL },
+                { "3-1", NULL },
+                { "1,,2", NULL },
+                { "99999999999999999999", NULL },
+                { "16384", NULL },
+                { "-1", NULL },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GArray) a = g_array_new(FALSE, FALSE, sizeof(guint));
+                int r = vdpa_parse_cpuset(cases[i].in, a);
+
+                if (!cases[i].out) {
+                        g_assert_cmpint(r, ==, -EINVAL);
+                        continue;
+                }
+                g_assert_cmpint(r, ==, 0);
+                g_autofree char *j = join(a);
+                g_assert_cmpstr(j, ==, cases[i].out);
+        }
+}
+
+#define CAPS \
+        "<capabilities><host><topology><cells num='2'>" \
+        "<cell id='0'><cpus num='2'><cpu id='0'/><cpu id='1'/></cpus></cell>" \
+        "<cell id='1'><cpus num='2'><cpu id='2'/><cpu id='3'/></cpus></cell>" \
+        "</cells></topology></host></capabilities>"
+
+static void test_numa_nodes(void) {
+        static const struct {
+                const char *xml;
+                const char *nodes;
+        } cases[] = {
+                { "<domain><numatune><memory mode='strict' nodeset='1'/></numatune>"
+                  "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune></domain>", "1" },   /* numatune wins */
+                { "<domain><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune></domain>", "1" },
+                { "<domain><cputune><vcpupin vcpu='0' cpuset='1-2'/></cputune></domain>", "0,1" },
+                { "<domain><vcpu cpuset='0-1'>2</vcpu></domain>", "0" },
+                { "<domain><vcpu>2</vcpu></domain>", "" },                              /* no placement */
+                { "<domain><cputune><vcpupin vcpu='0' cpuset='7'/></cputune></domain>", "" }, /* CPU unknown to the host */
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GArray) a = g_array_new(FALSE, FALSE, sizeof(guint));
+                g_autofree char *j = NULL;
+
+                g_assert_cmpint(vdpa_domain_xml_numa_nodes(cases[i].xml, CAPS, a), ==, 0);
+                j = join(a);
+                g_assert_cmpstr(j, ==, cases[i].nodes);
+        }
+
+        g_autoptr(GArray) a = g_array_new(FALSE, FALSE, sizeof(guint));
+        g_assert_cmpint(vdpa_domain_xml_numa_nodes("<domain><numatune><memory nodeset='x'/></numatune></domain>", CAPS, a), ==, -EINVAL);
+        g_assert_cmpint(vdpa_domain_xml_numa_nodes("<domain", CAPS, a), ==, -EINVAL);
+        g_assert_cmpint(vdpa_domain_xml_numa_nodes("<domain><cputune><vcpupin cpuset='0'/></cputune></domain>", "<broken", a), ==, -EINVAL);
+}
+
+static void test_has_vdpa(void) {
+        const char *xml = "<domain><devices><interface type='vdpa'><source dev='/dev/vhost-vdpa-3'/></interface></devices></domain>";
+
+        g_assert_cmpint(vdpa_domain_xml_has_vdpa(xml, "/dev/vhost-vdpa-3"), ==, 1);
+        g_assert_cmpint(vdpa_domain_xml_has_vdpa(xml, "/dev/vhost-vdpa-30"), ==, 0);
+        g_assert_cmpint(vdpa_domain_xml_has_vdpa("<x", "/dev/vhost-vdpa-3"), ==, -EINVAL);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/domain-xml/two-vdpa-and-others", test_two_vdpa_and_others);
         g_test_add_func("/domain-xml/none", test_none);
         g_test_add_func("/domain-xml/malformed", test_malformed);
         g_test_add_func("/domain-xml/entity-not-expanded", test_entity_not_expanded);
+        g_test_add_func("/domain-xml/cpuset", test_cpuset);
+        g_test_add_func("/domain-xml/numa-nodes", test_numa_nodes);
+        g_test_add_func("/domain-xml/has-vdpa", test_has_vdpa);
         return g_test_run();
 }
