@@ -26,7 +26,16 @@ struct Broker {
         GHashTable *reserved;
         /* Every Op alive, so that freeing the broker can drop them. */
         GHashTable *ops;
+
+        /* Authorization checks in flight, and Ops waiting for a turn: the
+         * bus limits the replies one connection may await (128 on a stock
+         * system bus), so a burst of calls must not become a burst of
+         * CheckAuthorization calls. */
+        guint polkit_inflight;
+        GQueue polkit_waiting;
 };
+
+#define MAX_POLKIT_INFLIGHT 32
 
 typedef enum {
         OP_CLAIM,
@@ -51,11 +60,20 @@ typedef struct Op {
         bool reserved;
         bool intent_written;
         bool attached;
+        bool polkit_pending;          /* counted in polkit_inflight */
+        GList *waiting_link;          /* in polkit_waiting */
+        const char *action;
+        VdpaPolkitCallback on_authorized;
 } Op;
+
+static void op_polkit_done(Op *op);
 
 static void op_free(Op *op) {
         if (!op)
                 return;
+        op_polkit_done(op);
+        if (op->waiting_link)
+                g_queue_delete_link(&op->b->polkit_waiting, op->waiting_link);
         if (op->reserved)
                 g_hash_table_remove(op->b->reserved, op->device);
         g_hash_table_remove(op->b->ops, op);
@@ -82,10 +100,14 @@ static Op *op_new(Broker *b, OpKind kind, sd_bus_message *msg) {
 }
 
 static bool op_reserve(Op *op, const char *device) {
+        char *name;
+
         if (g_hash_table_contains(op->b->reserved, device))
                 return false;
+        /* DEVICE may be op->device itself. */
+        name = g_strdup(device);
         g_free(op->device);
-        op->device = g_strdup(device);
+        op->device = name;
         g_hash_table_insert(op->b->reserved, op->device, op);
         op->reserved = true;
         return true;
@@ -98,9 +120,11 @@ static void op_reply_error(Op *op, const sd_bus_error *e) {
         if (op->replied || !op->msg)
                 return;
         op->replied = true;
+        log_debug("%s(%s) fails: %s: %s", sd_bus_message_get_member(op->msg), strempty(op->device),
+                  strempty(e->name), strempty(e->message));
         r = sd_bus_reply_method_error(op->msg, e);
         if (r < 0)
-                log_debug_errno(r, "Failed to send error reply: %m");
+                log_warning_errno(r, "Failed to send error reply: %m");
 }
 
 static void op_reply_errorf(Op *op, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -158,6 +182,7 @@ static void op_submit_device_op(Op *op, bool detach, LibvirtJobDone done) {
 
         d->domain = g_strdup(op->claim->domain);
         d->xml = g_strdup(op->claim->xml);
+        d->chardev = g_strdup(op->claim->chardev);
         d->detach = detach;
         d->live = op->claim->live;
         d->config = op->claim->config;
@@ -201,13 +226,16 @@ static void show_claim(Broker *b, const Claim *c) {
                 .claimed = true,
         };
 
+        /* Claim first: the domain entry under a claim changes nothing
+         * visible, so the pair makes exactly one DeviceChanged. */
         inventory_set_claim(b->inventory, c->device, &u);
         inventory_set_domain_user(b->inventory, c->device, c->domain, c->domain_uuid);
 }
 
 static void hide_claim(Broker *b, const char *device) {
-        inventory_set_claim(b->inventory, device, NULL);
+        /* Reverse order of show_claim(), for the same reason. */
         inventory_set_domain_user(b->inventory, device, NULL, NULL);
+        inventory_set_claim(b->inventory, device, NULL);
 }
 
 /* --- undo --- */
@@ -242,6 +270,55 @@ static void op_abandon(Op *op) {
         if (op->intent_written)
                 (void) forget_claim(op->b, op->device, &e);
         op_free(op);
+}
+
+/* --- authorization, a bounded number at a time --- */
+
+static int op_send_polkit(Op *op) {
+        int r;
+
+        r = vdpa_polkit_check_async(op->msg, op->action,
+                                    (const char *const[]) { "device", op->device, "domain", op->domain, NULL },
+                                    op->on_authorized, op, &op->slot);
+        if (r < 0)
+                return r;
+        op->polkit_pending = true;
+        op->b->polkit_inflight++;
+        return 0;
+}
+
+/* Start the next waiting check, if any may go now. */
+static void polkit_schedule(Broker *b) {
+        while (b->polkit_inflight < MAX_POLKIT_INFLIGHT && !g_queue_is_empty(&b->polkit_waiting)) {
+                Op *op = g_queue_pop_head(&b->polkit_waiting);
+                int r;
+
+                op->waiting_link = NULL;
+                r = op_send_polkit(op);
+                if (r < 0) {
+                        op_reply_errorf(op, SD_BUS_ERROR_ACCESS_DENIED, "Cannot check authorization: %s", g_strerror(-r));
+                        op_free(op);
+                }
+        }
+}
+
+static void op_polkit_done(Op *op) {
+        if (!op->polkit_pending)
+                return;
+        op->polkit_pending = false;
+        op->b->polkit_inflight--;
+        polkit_schedule(op->b);
+}
+
+/* Ask polkit now, or queue the Op until a check finishes. */
+static int op_authorize(Op *op, const char *action, VdpaPolkitCallback cb) {
+        op->action = action;
+        op->on_authorized = cb;
+        if (op->b->polkit_inflight < MAX_POLKIT_INFLIGHT)
+                return op_send_polkit(op);
+        g_queue_push_tail(&op->b->polkit_waiting, op);
+        op->waiting_link = g_queue_peek_tail_link(&op->b->polkit_waiting);
+        return 0;
 }
 
 /* --- Claim --- */
@@ -540,6 +617,7 @@ static void on_claim_authorized(int r, const sd_bus_error *error, void *userdata
         Op *op = userdata;
 
         op->slot = sd_bus_slot_unref(op->slot);
+        op_polkit_done(op);
         if (r < 0) {
                 op_reply_error(op, error);
                 op_free(op);
@@ -606,9 +684,7 @@ int broker_method_claim(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return r;
         }
 
-        r = vdpa_polkit_check_async(msg, VDPA_POLKIT_ACTION_CLAIM,
-                                    (const char *const[]) { "device", device, "domain", domain, NULL },
-                                    on_claim_authorized, op, &op->slot);
+        r = op_authorize(op, VDPA_POLKIT_ACTION_CLAIM, on_claim_authorized);
         if (r < 0) {
                 op_free(op);
                 return sd_bus_error_set_errnof(error, -r, "Cannot check authorization: %m");
@@ -659,6 +735,7 @@ static void on_release_authorized(int r, const sd_bus_error *error, void *userda
         Op *op = userdata;
 
         op->slot = sd_bus_slot_unref(op->slot);
+        op_polkit_done(op);
         if (r < 0) {
                 op_reply_error(op, error);
                 op_free(op);
@@ -722,9 +799,8 @@ int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *err
                                          "libvirt at %s is not connected", b->config->libvirt_uri);
         }
 
-        r = vdpa_polkit_check_async(msg, VDPA_POLKIT_ACTION_RELEASE,
-                                    (const char *const[]) { "device", device, "domain", c->domain, NULL },
-                                    on_release_authorized, op, &op->slot);
+        op->domain = g_strdup(c->domain);
+        r = op_authorize(op, VDPA_POLKIT_ACTION_RELEASE, on_release_authorized);
         if (r < 0) {
                 op_free(op);
                 return sd_bus_error_set_errnof(error, -r, "Cannot check authorization: %m");
@@ -802,6 +878,7 @@ Broker *broker_new(const BrokerParams *p) {
         b->timeout_usec = p->libvirt_timeout_usec;
         b->reserved = g_hash_table_new(g_str_hash, g_str_equal);
         b->ops = g_hash_table_new(NULL, NULL);
+        g_queue_init(&b->polkit_waiting);
         return b;
 }
 
@@ -813,9 +890,14 @@ void broker_free(Broker *b) {
                 return;
         /* Ops still queued in the worker are owned by their jobs; the worker
          * is freed first (main.c), which drops them without running DONE. */
+        /* Nothing may start while everything is being dropped. */
+        g_queue_clear(&b->polkit_waiting);
         ops = g_hash_table_get_keys_as_array(b->ops, &n);
-        for (guint i = 0; i < n; i++)
+        for (guint i = 0; i < n; i++) {
+                ((Op *) ops[i])->waiting_link = NULL;
+                ((Op *) ops[i])->polkit_pending = false;
                 op_free(ops[i]);
+        }
         g_hash_table_unref(b->ops);
         g_hash_table_unref(b->reserved);
         sd_event_unref(b->event);

@@ -393,8 +393,32 @@ void libvirt_device_op_free(LibvirtDeviceOp *op) {
                 return;
         g_free(op->domain);
         g_free(op->xml);
+        g_free(op->chardev);
         g_free(op->error);
         g_free(op);
+}
+
+/* Whether the definition selected by XML_FLAGS names CHARDEV. */
+static bool domain_has(virDomainPtr d, unsigned xml_flags, const char *chardev) {
+        char *xml = virDomainGetXMLDesc(d, xml_flags);
+        int r = xml ? vdpa_domain_xml_has_vdpa(xml, chardev) : -EIO;
+
+        free(xml);
+        /* When unsure, try the detach and let libvirt say. */
+        return r != 0;
+}
+
+/* Detach only from the definitions that have the interface: a roll-back
+ * or release must succeed when an earlier attempt, a crash or the admin
+ * already removed it. */
+static unsigned detach_flags(virDomainPtr d, const LibvirtDeviceOp *op) {
+        unsigned flags = 0;
+
+        if (op->live && virDomainIsActive(d) == 1 && domain_has(d, 0, op->chardev))
+                flags |= VIR_DOMAIN_AFFECT_LIVE;
+        if (op->config && virDomainIsPersistent(d) == 1 && domain_has(d, VIR_DOMAIN_XML_INACTIVE, op->chardev))
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        return flags;
 }
 
 static void device_op_run(virConnectPtr *conn, const char *uri, void *job) {
@@ -407,10 +431,19 @@ static void device_op_run(virConnectPtr *conn, const char *uri, void *job) {
         if (op->status != LIBVIRT_OK)
                 return;
 
-        if (op->live)
-                flags |= VIR_DOMAIN_AFFECT_LIVE;
-        if (op->config)
-                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        if (op->detach && op->chardev) {
+                flags = detach_flags(d, op);
+                if (flags == 0) {
+                        op->absent = true;
+                        virDomainFree(d);
+                        return;
+                }
+        } else {
+                if (op->live)
+                        flags |= VIR_DOMAIN_AFFECT_LIVE;
+                if (op->config)
+                        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        }
 
         r = op->detach ? virDomainDetachDeviceFlags(d, op->xml, flags)
                        : virDomainAttachDeviceFlags(d, op->xml, flags);

@@ -75,7 +75,9 @@ typedef struct LibvirtDeviceOp {
         bool detach;                 /* in */
         bool live;                   /* in: VIR_DOMAIN_AFFECT_LIVE */
         bool config;                 /* in: VIR_DOMAIN_AFFECT_CONFIG */
+        char *chardev;               /* in, detach: the source dev to look for */
         LibvirtStatus status;        /* out */
+        bool absent;                 /* out, detach: nothing to detach was there */
         char *error;                 /* out */
 } LibvirtDeviceOp;
 

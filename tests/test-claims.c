@@ -113,8 +113,7 @@ static void test_corrupt_moved_aside(void) {
                 "[Other]\nKey=1\n",
                 "[Claim 0]\nPhase=active\n",
                 /* the same device twice */
-                "[Claim 0]\nDevice=v\nPhase=active\nDomain=d\nDomainUuid=\nChardev=/dev/x\nMac=m\nXml=x\nUid=1\nLive=false\nConfig=true\n"
-                "[Claim 1]\nDevice=v\nPhase=active\nDomain=d\nDomainUuid=\nChardev=/dev/x\nMac=m\nXml=x\nUid=1\nLive=false\nConfig=true\n",
+                "[Claim 0]\nDevice=v\nPhase=active\nDomain=d\nDomainUuid=\nChardev=/dev/x\nMac=m\nXml=x\nUid=1\nLive=false\nConfig=true\n[Claim 1]\nDevice=v\nPhase=active\nDomain=d\nDomainUuid=\nChardev=/dev/x\nMac=m\nXml=x\nUid=1\nLive=false\nConfig=true\n",
                 "[Claim 0]\nDevice=vdpa0\nPhase=active\nDomain=\nDomainUuid=\nChardev=/dev/x\nMac=m\nXml=x\nUid=1\nLive=false\nConfig=true\n",
                 "\xff\xfe[Claim",
         };

@@ -1,0 +1,840 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Service tests: the real vdpa-managerd on a private system-type bus, over
+ * a umockdev testbed of tests/data/host.umockdev, talked to over D-Bus as
+ * any client would.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+
+#include "build-config.h"
+#include "harness.h"
+#include "testbed.h"
+#include "vdpa-names.h"
+
+#define GUEST_A_UUID "6695eb01-f6a4-8304-79aa-97f2502e193f"
+
+typedef struct {
+        UMockdevTestbed *tb;
+        VdpaTestBus *bus;
+} Fixture;
+
+typedef struct {
+        const char *name;
+        const char *sysfs;         /* below /sys/devices */
+        const char *driver;
+        const char *chardev;
+        const char *kind;
+        const char *parent;
+        const char *pf;
+        guint16 vendor;
+        guint16 product;
+        gint32 numa;
+        const char *state;         /* with the default configuration, no libvirt user */
+} Expected;
+
+static const Expected host_devices[] = {
+        { "blk0", "pci0000:00/0000:00:02.0/0000:04:00.4/blk0", "", "",
+          "vf", "0000:04:00.4", "0000:04:00.0", 0x15b3, 0x101e, 0, "unusable" },
+        { "fast1", "pci0000:00/0000:00:02.0/0000:04:00.0/mlx5_core.sf.4/fast1", "vhost_vdpa", "/dev/vhost-vdpa-1",
+          "sf", "mlx5_core.sf.4", "0000:04:00.0", 0x15b3, 0x101d, 0, "available" },
+        { "vdpa-sim0", "vdpasim_net/vdpa-sim0", "vhost_vdpa", "/dev/vhost-vdpa-3",
+          "virtual", "", "", 0, 0, -1, "excluded" },
+        { "vdpa0", "pci0000:00/0000:00:02.0/0000:04:00.2/vdpa0", "vhost_vdpa", "/dev/vhost-vdpa-0",
+          "vf", "0000:04:00.2", "0000:04:00.0", 0x15b3, 0x101e, 0, "available" },
+        { "vdpa1", "pci0000:00/0000:00:02.0/0000:04:00.3/vdpa1", "virtio_vdpa", "",
+          "vf", "0000:04:00.3", "0000:04:00.0", 0x15b3, 0x101e, 0, "unusable" },
+        { "vdpa2", "pci0000:80/0000:80:01.0/0000:81:00.2/vdpa2", "vhost_vdpa", "/dev/vhost-vdpa-2",
+          "vf", "0000:81:00.2", "0000:81:00.0", 0x15b3, 0x101e, 1, "available" },
+};
+
+static const char *const dict_keys[] = {
+        VDPA_KEY_NAME, VDPA_KEY_SYSFS_PATH, VDPA_KEY_DRIVER, VDPA_KEY_CHARDEV,
+        VDPA_KEY_PARENT_KIND, VDPA_KEY_PARENT_DEVICE, VDPA_KEY_PHYSICAL_FUNCTION,
+        VDPA_KEY_VENDOR_ID, VDPA_KEY_PRODUCT_ID, VDPA_KEY_NUMA_NODE, VDPA_KEY_STATE,
+        VDPA_KEY_DOMAIN, VDPA_KEY_DOMAIN_UUID, VDPA_KEY_MAC, VDPA_KEY_CLAIMED_BY,
+};
+
+static char *node_uri(void) {
+        return g_strdup_printf("test://%s/libvirt-node.xml", g_getenv("VDPA_TEST_DATA"));
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+
+        /* The testbed first, so that the bus and the daemon inherit it. */
+        f->tb = vdpa_test_testbed_new("host.umockdev", &error);
+        g_assert_no_error(error);
+        f->bus = vdpa_test_bus_new_or_die();
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data) {
+        g_clear_pointer(&f->bus, vdpa_test_bus_free);
+        g_clear_object(&f->tb);
+}
+
+static void write_config(Fixture *f, const char *contents) {
+        g_autoptr(GError) error = NULL;
+
+        g_file_set_contents(vdpa_test_bus_get_config_path(f->bus), contents, -1, &error);
+        g_assert_no_error(error);
+}
+
+static GVariant *get_device(Fixture *f, const char *name) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", name), "(a{sv})", &error);
+
+        g_assert_no_error(error);
+        return g_variant_get_child_value(reply, 0);
+}
+
+static const char *dict_str(GVariant *dict, const char *key) {
+        const char *s = NULL;
+
+        if (!g_variant_lookup(dict, key, "&s", &s))
+                g_error("device dictionary lacks string key %s", key);
+        return s;
+}
+
+static void assert_dict_complete(GVariant *dict) {
+        g_assert_cmpuint(g_variant_n_children(dict), ==, G_N_ELEMENTS(dict_keys));
+        for (size_t i = 0; i < G_N_ELEMENTS(dict_keys); i++) {
+                g_autoptr(GVariant) v = g_variant_lookup_value(dict, dict_keys[i], NULL);
+                g_assert_nonnull(v);
+        }
+}
+
+static void assert_device(GVariant *dict, const Expected *e, const char *state) {
+        g_autofree char *syspath = g_strdup_printf("/sys/devices/%s", e->sysfs);
+        guint16 q;
+        gint32 i;
+        guint32 u;
+
+        assert_dict_complete(dict);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_NAME), ==, e->name);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_SYSFS_PATH), ==, syspath);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DRIVER), ==, e->driver);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_CHARDEV), ==, e->chardev);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_KIND), ==, e->kind);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_DEVICE), ==, e->parent);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PHYSICAL_FUNCTION), ==, e->pf);
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_VENDOR_ID, "q", &q));
+        g_assert_cmphex(q, ==, e->vendor);
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_PRODUCT_ID, "q", &q));
+        g_assert_cmphex(q, ==, e->product);
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_NUMA_NODE, "i", &i));
+        g_assert_cmpint(i, ==, e->numa);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, state ? state : e->state);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_MAC), ==, "");
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_CLAIMED_BY, "u", &u));
+        g_assert_cmpuint(u, ==, 0);
+}
+
+static const Expected *expected(const char *name) {
+        for (size_t i = 0; i < G_N_ELEMENTS(host_devices); i++)
+                if (g_str_equal(host_devices[i].name, name))
+                        return &host_devices[i];
+        g_error("unexpected device %s", name);
+}
+
+/* Waits until LibvirtConnected has the wanted value (the first scan runs
+ * asynchronously after the name is taken). */
+static void wait_libvirt_connected(Fixture *f, gboolean want) {
+        for (int i = 0; i < 100; i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", &error);
+
+                g_assert_no_error(error);
+                if (g_variant_get_boolean(v) == want)
+                        return;
+                vdpa_test_iterate(50);
+        }
+        g_error("LibvirtConnected never became %s", want ? "true" : "false");
+}
+
+/* --- inventory over the bus --- */
+
+static void test_devices(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) list = NULL;
+        const char *prev = "";
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+        list = g_variant_get_child_value(reply, 0);
+        g_assert_cmpuint(g_variant_n_children(list), ==, G_N_ELEMENTS(host_devices));
+
+        for (gsize n = 0; n < g_variant_n_children(list); n++) {
+                g_autoptr(GVariant) dict = g_variant_get_child_value(list, n);
+                g_autoptr(GVariant) single = NULL;
+                const char *name = dict_str(dict, VDPA_KEY_NAME);
+
+                /* Name order, so that output is stable for scripts. */
+                g_assert_cmpint(strcmp(prev, name), <, 0);
+                prev = name;
+                assert_device(dict, expected(name), NULL);
+                g_assert_cmpstr(dict_str(dict, VDPA_KEY_DOMAIN), ==, "");
+                g_assert_cmpstr(dict_str(dict, VDPA_KEY_DOMAIN_UUID), ==, "");
+
+                /* GetDevice gives exactly the same dictionary. */
+                single = get_device(f, name);
+                g_assert_true(g_variant_equal(single, dict));
+        }
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+static void test_get_device_unknown(Fixture *f, gconstpointer data) {
+        g_autofree char *long_name = g_strnfill(4096, 'x');
+        g_autofree char *huge_name = g_strnfill(64 * 1024, 'y');
+        const char *const names[] = {
+                "", "../x", "../../sys/devices", "/dev/vhost-vdpa-0", "vdpa0/",
+                "vdpa0 ", " vdpa0", "VDPA0", "vdpa0\n", "%s%s%n", "<evil/>",
+                "vdpa0'; rm -rf /", "\xc3\xa9t\xc3\xa9", long_name, huge_name,
+        };
+        GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) r = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", names[i]), NULL, &error);
+
+                g_assert_null(r);
+                vdpa_test_assert_error_name(error, VDPA_ERROR_NO_SUCH_DEVICE);
+                /* The message names the thing, bounded: a 64 KiB name is not echoed whole. */
+                g_assert_cmpuint(strlen(error->message), <, 512);
+        }
+
+        /* Still the same process, still answering. */
+        g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) ok = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", "vdpa0"), NULL, &error);
+        g_assert_no_error(error);
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+static void test_non_utf8_rejected_by_bus(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusMessage) msg = NULL;
+        g_autoptr(GDBusMessage) reply = NULL;
+        GDBusConnection *c = vdpa_test_bus_get_connection(f->bus);
+        GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        /* GVariant refuses to build an invalid string, and so does every
+         * conforming bus: a raw blob is the most hostile a client can send
+         * through GDBus.  A wrong signature must be refused with InvalidArgs. */
+        msg = g_dbus_message_new_method_call(VDPA_BUS_NAME, VDPA_OBJECT_PATH, VDPA_INTERFACE, "GetDevice");
+        g_dbus_message_set_body(msg, g_variant_new("(ay)", NULL));
+        reply = g_dbus_connection_send_message_with_reply_sync(c, msg, G_DBUS_SEND_MESSAGE_FLAGS_NONE, 5000, NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(g_dbus_message_get_message_type(reply), ==, G_DBUS_MESSAGE_TYPE_ERROR);
+        g_assert_cmpstr(g_dbus_message_get_error_name(reply), ==, "org.freedesktop.DBus.Error.InvalidArgs");
+
+        g_assert_true(vdpa_test_daemon_is_running(f->bus));
+        g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+static void test_not_yet_implemented(Fixture *f, gconstpointer data) {
+        struct {
+                const char *method;
+                GVariant *args;
+        } calls[] = {
+                /* Claim and Release are tested in test-claim.c. */
+                { "CheckMigration", g_variant_new("(s)", "guest-a") },
+        };
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        for (size_t i = 0; i < G_N_ELEMENTS(calls); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) r = vdpa_test_call(f->bus, calls[i].method, calls[i].args, NULL, &error);
+
+                g_assert_null(r);
+                vdpa_test_assert_error_name(error, "org.freedesktop.DBus.Error.NotSupported");
+                g_assert_nonnull(strstr(error->message, calls[i].method));
+                g_assert_nonnull(strstr(error->message, "not implemented"));
+        }
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* --- properties --- */
+
+static void test_properties(Fixture *f, gconstpointer data) {
+        g_autofree char *uri = node_uri();
+        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
+        const char *const args[] = { uri_arg, NULL };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) version = NULL, luri = NULL, mig = NULL, caps = NULL;
+        const char *s;
+        gboolean b;
+        guint32 u;
+
+        write_config(f, "[Migration]\nLiveMigration=auto\n");
+        vdpa_test_daemon_start_or_die(f->bus, args);
+
+        version = vdpa_test_get_property(f->bus, "Version", &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(g_variant_get_string(version, NULL), ==, PACKAGE_VERSION);
+
+        luri = vdpa_test_get_property(f->bus, "LibvirtUri", &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(g_variant_get_string(luri, NULL), ==, uri);
+
+        mig = vdpa_test_get_property(f->bus, "LiveMigration", &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(g_variant_get_string(mig, NULL), ==, "auto");
+
+        wait_libvirt_connected(f, TRUE);
+
+        caps = vdpa_test_get_property(f->bus, "Capabilities", &error);
+        g_assert_no_error(error);
+        g_assert_true(g_variant_lookup(caps, "KernelVdpa", "b", &b));
+        g_assert_true(b);      /* the testbed has /sys/bus/vdpa */
+        g_assert_true(g_variant_lookup(caps, "LibvirtVersion", "&s", &s));
+        g_assert_cmpstr(s, !=, "");
+        g_assert_true(g_variant_lookup(caps, "QemuVersion", "&s", &s));
+        /* The test driver reports hypervisor version 0.0.2: not a QEMU that can do vDPA. */
+        g_assert_cmpstr(s, ==, "0.0.2");
+        g_assert_true(g_variant_lookup(caps, "VdpaSupported", "b", &b));
+        g_assert_false(b);
+        g_assert_true(g_variant_lookup(caps, "AvailableDevices", "u", &u));
+        g_assert_cmpuint(u, ==, 2);    /* vdpa0 and fast1; vdpa2 is used by guest-a */
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+static void test_libvirt_in_use(Fixture *f, gconstpointer data) {
+        g_autofree char *uri = node_uri();
+        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
+        const char *const args[] = { uri_arg, NULL };
+        g_autoptr(GVariant) d = NULL;
+
+        vdpa_test_daemon_start_or_die(f->bus, args);
+        wait_libvirt_connected(f, TRUE);
+
+        d = get_device(f, "vdpa2");
+        assert_device(d, expected("vdpa2"), "in-use");
+        g_assert_cmpstr(dict_str(d, VDPA_KEY_DOMAIN), ==, "guest-a");
+        g_assert_cmpstr(dict_str(d, VDPA_KEY_DOMAIN_UUID), ==, GUEST_A_UUID);
+
+        g_clear_pointer(&d, g_variant_unref);
+        d = get_device(f, "vdpa0");
+        assert_device(d, expected("vdpa0"), NULL);
+        g_assert_cmpstr(dict_str(d, VDPA_KEY_DOMAIN), ==, "");
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* An unreachable libvirt never delays the name or the reads. */
+static void test_libvirt_unreachable(Fixture *f, gconstpointer data) {
+        g_autofree char *sock = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), "no-libvirt-sock", NULL);
+        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=qemu+unix:///system?socket=%s", sock);
+        const char *const args[] = { uri_arg, NULL };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) connected = NULL;
+        g_autofree char *log = NULL;
+
+        vdpa_test_daemon_start_or_die(f->bus, args);
+
+        reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+
+        /* Give the worker time to fail, then check it is reported. */
+        for (int i = 0; i < 100; i++) {
+                log = vdpa_test_daemon_get_log(f->bus);
+                if (strstr(log, "Cannot reach libvirt"))
+                        break;
+                g_clear_pointer(&log, g_free);
+                vdpa_test_iterate(50);
+        }
+        g_assert_nonnull(log);
+        g_assert_nonnull(strstr(log, sock));
+
+        connected = vdpa_test_get_property(f->bus, "LibvirtConnected", &error);
+        g_assert_no_error(error);
+        g_assert_false(g_variant_get_boolean(connected));
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* A libvirtd that accepts the connection but never answers (a socket
+ * nobody reads from): the name is taken and reads answer at once. */
+static void test_libvirt_hung(Fixture *f, gconstpointer data) {
+        g_autofree char *sock_path = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), "hung-libvirt-sock", NULL);
+        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=qemu+unix:///system?socket=%s", sock_path);
+        const char *const args[] = { uri_arg, NULL };
+        g_autoptr(GSocket) sock = NULL;
+        g_autoptr(GSocketAddress) addr = NULL;
+        g_autoptr(GError) error = NULL;
+        gint64 start;
+
+        sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+        g_assert_no_error(error);
+        addr = g_unix_socket_address_new(sock_path);
+        g_assert_true(g_socket_bind(sock, addr, TRUE, &error));
+        g_assert_true(g_socket_listen(sock, &error));
+
+        vdpa_test_daemon_start_or_die(f->bus, args);
+
+        start = g_get_monotonic_time();
+        for (int i = 0; i < 20; i++) {
+                g_autoptr(GVariant) reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+                g_assert_no_error(error);
+        }
+        /* 20 reads in well under a second although libvirt never answers. */
+        g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
+
+        g_autoptr(GVariant) connected = vdpa_test_get_property(f->bus, "LibvirtConnected", &error);
+        g_assert_no_error(error);
+        g_assert_false(g_variant_get_boolean(connected));
+
+        /* SIGTERM is honoured promptly even with the worker stuck. */
+        start = g_get_monotonic_time();
+        g_assert_cmpint(vdpa_test_daemon_stop(f->bus), ==, 0);
+        g_assert_cmpint(g_get_monotonic_time() - start, <, 8 * G_USEC_PER_SEC);
+}
+
+/* --- configuration --- */
+
+static void test_config_allow_list(Fixture *f, gconstpointer data) {
+        g_autoptr(GVariant) d = NULL;
+
+        write_config(f,
+                     "[Devices]\n"
+                     "AllowVirtual=true\n"
+                     "\n"
+                     "# only the second card, and the simulator\n"
+                     "[Allow card-b]\n"
+                     "PhysicalFunction=0000:81:*\n"
+                     "\n"
+                     "[Allow sim]\n"
+                     "Name=vdpa-sim*\n");
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        d = get_device(f, "vdpa2");
+        assert_device(d, expected("vdpa2"), "available");
+        g_clear_pointer(&d, g_variant_unref);
+        d = get_device(f, "vdpa-sim0");
+        assert_device(d, expected("vdpa-sim0"), "available");
+        g_clear_pointer(&d, g_variant_unref);
+        d = get_device(f, "vdpa0");
+        assert_device(d, expected("vdpa0"), "excluded");
+        g_clear_pointer(&d, g_variant_unref);
+        d = get_device(f, "fast1");
+        assert_device(d, expected("fast1"), "excluded");
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+static void test_config_bad(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *contents;
+                const char *needle;    /* in the log besides the file name */
+        } cases[] = {
+                { "[Devices]\nAllowVirtual=perhaps\n", "AllowVirtual" },
+                { "[Devices]\nBogus=1\n", "Bogus" },
+                { "[Nonsense]\n", "Nonsense" },
+                { "[Migration]\nLiveMigration=sometimes\n", "LiveMigration" },
+                { "[Allow x]\nVendor=[15b3\n", "Vendor" },
+                { "this is not a keyfile\n", "vdpa-manager.conf" },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autofree char *log = NULL;
+                GPid pid;
+
+                write_config(f, cases[i].contents);
+                pid = vdpa_test_daemon_start(f->bus, NULL, &error);
+                /* It must refuse to start, not run half-configured. */
+                g_assert_cmpint(pid, ==, 0);
+                g_assert_nonnull(error);
+                log = vdpa_test_daemon_get_log(f->bus);
+                g_assert_nonnull(strstr(log, vdpa_test_bus_get_config_path(f->bus)));
+                g_assert_nonnull(strstr(log, cases[i].needle));
+                g_assert_cmpuint(vdpa_test_bus_get_name_owner_pid(f->bus, VDPA_BUS_NAME), ==, 0);
+        }
+}
+
+static void test_config_missing_explicit(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *log = NULL;
+        const char *const args[] = { "--config=/nonexistent/vdpa-manager.conf", NULL };
+
+        g_assert_cmpint(vdpa_test_daemon_start(f->bus, args, &error), ==, 0);
+        log = vdpa_test_daemon_get_log(f->bus);
+        g_assert_nonnull(strstr(log, "/nonexistent/vdpa-manager.conf"));
+}
+
+/* --- hotplug --- */
+
+static GVariant *signal_dict(const VdpaTestSignal *s) {
+        return g_variant_get_child_value(s->parameters, 1);
+}
+
+static const char *signal_name(const VdpaTestSignal *s) {
+        const char *name;
+
+        g_variant_get_child(s->parameters, 0, "&s", &name);
+        return name;
+}
+
+static void test_hotplug(Fixture *f, gconstpointer data) {
+        g_autoptr(VdpaTestRecorder) rec = NULL;
+        g_autoptr(GVariant) dict = NULL;
+        const VdpaTestSignal *s;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        rec = vdpa_test_recorder_new(f->bus);
+
+        /* add: a new device under the already known VF 0000:04:00.5 */
+        vdpa_testbed_add_vdpa(f->tb, VDPA_TESTBED_VF5 "/vdpa9");
+        g_assert_true(vdpa_test_recorder_wait(rec, "DeviceAdded", 1, 5000));
+        s = vdpa_test_recorder_nth(rec, "DeviceAdded", 0);
+        g_assert_cmpstr(signal_name(s), ==, "vdpa9");
+        dict = signal_dict(s);
+        assert_dict_complete(dict);
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_KIND), ==, "vf");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_DEVICE), ==, "0000:04:00.5");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "unusable");
+        g_clear_pointer(&dict, g_variant_unref);
+
+        /* bind to vhost_vdpa: available with its chardev */
+        vdpa_testbed_bind_vhost(f->tb, VDPA_TESTBED_VF5 "/vdpa9", 9);
+        g_assert_true(vdpa_test_recorder_wait(rec, "DeviceChanged", 1, 5000));
+        dict = signal_dict(vdpa_test_recorder_nth(rec, "DeviceChanged", 0));
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DRIVER), ==, "vhost_vdpa");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_CHARDEV), ==, "/dev/vhost-vdpa-9");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "available");
+        g_clear_pointer(&dict, g_variant_unref);
+
+        /* The bus view agrees with the signal. */
+        dict = get_device(f, "vdpa9");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "available");
+        g_clear_pointer(&dict, g_variant_unref);
+
+        /* unbind: unusable again */
+        vdpa_testbed_unbind(f->tb, VDPA_TESTBED_VF5 "/vdpa9", 9);
+        g_assert_true(vdpa_test_recorder_wait(rec, "DeviceChanged", 2, 5000));
+        dict = signal_dict(vdpa_test_recorder_nth(rec, "DeviceChanged", 1));
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DRIVER), ==, "");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_CHARDEV), ==, "");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "unusable");
+        g_clear_pointer(&dict, g_variant_unref);
+
+        /* A change that changes nothing visible: no signal.  (Sent right
+         * before the removal: whether the daemon reads it before or after
+         * sysfs loses the device, the pair makes exactly one DeviceRemoved.
+         * Before an unbind it would race with the sysfs edits.) */
+        umockdev_testbed_uevent(f->tb, VDPA_TESTBED_VF5 "/vdpa9", "change");
+
+        /* remove */
+        vdpa_testbed_remove(f->tb, VDPA_TESTBED_VF5 "/vdpa9");
+        g_assert_true(vdpa_test_recorder_wait(rec, "DeviceRemoved", 1, 5000));
+        g_assert_cmpstr(signal_name(vdpa_test_recorder_nth(rec, "DeviceRemoved", 0)), ==, "vdpa9");
+
+        /* Exactly one signal per visible change: the no-op change sent
+         * nothing (let a late one arrive before counting). */
+        vdpa_test_iterate(200);
+        g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceAdded"), ==, 1);
+        g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceChanged"), ==, 2);
+        g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceRemoved"), ==, 1);
+
+        {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) r = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", "vdpa9"), NULL, &error);
+                vdpa_test_assert_error_name(error, VDPA_ERROR_NO_SUCH_DEVICE);
+        }
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* 500 add/remove events in a burst: the exact inventory at the end and
+ * exactly one signal per change. */
+static void test_hotplug_burst(Fixture *f, gconstpointer data) {
+        g_autoptr(VdpaTestRecorder) rec = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) list = NULL;
+        const guint rounds = 250;    /* 250 adds + 250 removes */
+        guint survivors = 0;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        rec = vdpa_test_recorder_new(f->bus);
+
+        for (guint i = 0; i < rounds; i++) {
+                g_autofree char *path = g_strdup_printf(VDPA_TESTBED_VF5 "/burst%u", i);
+
+                vdpa_testbed_add_vdpa(f->tb, path);
+                /* Remove all but every tenth again, interleaved with the adds. */
+                if (i % 10 != 0) {
+                        vdpa_testbed_remove(f->tb, path);
+                } else
+                        survivors++;
+        }
+
+        /* Every survivor is announced once.  A device added and removed
+         * before the daemon read either event was never visible: it may be
+         * announced as added and removed, or not at all, but never only
+         * half, and never twice. */
+        g_assert_true(vdpa_test_recorder_wait(rec, "DeviceAdded", survivors, 20000));
+        vdpa_test_iterate(500);
+        {
+                g_autoptr(GHashTable) added = g_hash_table_new(g_str_hash, g_str_equal);
+                g_autoptr(GHashTable) removed = g_hash_table_new(g_str_hash, g_str_equal);
+                GPtrArray *sigs = vdpa_test_recorder_get_signals(rec);
+
+                for (guint i = 0; i < sigs->len; i++) {
+                        const VdpaTestSignal *s = sigs->pdata[i];
+                        const char *name;
+
+                        if (g_str_equal(s->member, "PropertiesChanged"))
+                                continue;
+                        g_assert_cmpstr(s->member, !=, "DeviceChanged");
+                        name = signal_name(s);
+                        if (g_str_equal(s->member, "DeviceAdded")) {
+                                g_assert_false(g_hash_table_contains(added, name));
+                                g_hash_table_add(added, (gpointer) name);
+                        } else {
+                                g_assert_true(g_hash_table_contains(added, name));
+                                g_assert_false(g_hash_table_contains(removed, name));
+                                g_hash_table_add(removed, (gpointer) name);
+                        }
+                }
+                for (guint i = 0; i < rounds; i++) {
+                        g_autofree char *name = g_strdup_printf("burst%u", i);
+
+                        if (i % 10 == 0) {
+                                g_assert_true(g_hash_table_contains(added, name));
+                                g_assert_false(g_hash_table_contains(removed, name));
+                        } else
+                                g_assert_cmpint(g_hash_table_contains(added, name), ==,
+                                                g_hash_table_contains(removed, name));
+                }
+                g_test_message("burst: %u added and removed signals for %u transient devices",
+                               g_hash_table_size(removed), rounds - survivors);
+        }
+
+        reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+        list = g_variant_get_child_value(reply, 0);
+        g_assert_cmpuint(g_variant_n_children(list), ==, G_N_ELEMENTS(host_devices) + survivors);
+        for (guint i = 0; i < rounds; i++) {
+                g_autofree char *name = g_strdup_printf("burst%u", i);
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", name), NULL, &e);
+
+                if (i % 10 == 0)
+                        g_assert_no_error(e);
+                else
+                        vdpa_test_assert_error_name(e, VDPA_ERROR_NO_SUCH_DEVICE);
+        }
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* --- lifecycle --- */
+
+static void test_activation(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) list = NULL;
+        GPid pid;
+
+        g_assert_true(vdpa_test_bus_write_activation(f->bus, NULL, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(vdpa_test_bus_get_name_owner_pid(f->bus, VDPA_BUS_NAME), ==, 0);
+
+        /* The first call starts the service, exactly as in production. */
+        reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+        list = g_variant_get_child_value(reply, 0);
+        g_assert_cmpuint(g_variant_n_children(list), ==, G_N_ELEMENTS(host_devices));
+
+        pid = vdpa_test_bus_get_name_owner_pid(f->bus, VDPA_BUS_NAME);
+        g_assert_cmpint(pid, >, 0);
+        g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+        for (int i = 0; i < 100 && vdpa_test_pid_alive(pid); i++)
+                vdpa_test_iterate(50);
+        g_assert_false(vdpa_test_pid_alive(pid));
+}
+
+static void test_exit_on_bus_disconnect(Fixture *f, gconstpointer data) {
+        GPid bus_pid;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        bus_pid = vdpa_test_bus_get_pid(f->bus);
+        g_assert_cmpint(kill(bus_pid, SIGTERM), ==, 0);
+        /* Clean exit, status 0, within a few seconds. */
+        g_assert_cmpint(vdpa_test_daemon_wait_exit(f->bus, 5000), ==, 0);
+}
+
+static void test_help_version(void) {
+        const char *daemon = g_getenv("VDPA_MANAGERD");
+        g_autofree char *out = NULL;
+        g_autofree char *err = NULL;
+        g_autoptr(GError) error = NULL;
+        int status;
+        const char *version_argv[] = { daemon, "--version", NULL };
+        const char *help_argv[] = { daemon, "--help", NULL };
+        const char *bad_argv[] = { daemon, "--no-such-flag", NULL };
+        const char *extra_argv[] = { daemon, "stray", NULL };
+
+        g_assert_true(g_spawn_sync(NULL, (char **) version_argv, NULL, 0, NULL, NULL, &out, &err, &status, &error));
+        g_assert_no_error(error);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        g_assert_cmpstr(out, ==, "vdpa-managerd " PACKAGE_VERSION "\n");
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+
+        g_assert_true(g_spawn_sync(NULL, (char **) help_argv, NULL, 0, NULL, NULL, &out, &err, &status, &error));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        g_assert_nonnull(strstr(out, "--bus-address"));
+        g_assert_nonnull(strstr(out, "--libvirt-uri"));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+
+        g_assert_true(g_spawn_sync(NULL, (char **) bad_argv, NULL, 0, NULL, NULL, &out, &err, &status, &error));
+        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+
+        g_assert_true(g_spawn_sync(NULL, (char **) extra_argv, NULL, 0, NULL, NULL, &out, &err, &status, &error));
+        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_assert_nonnull(strstr(err, "stray"));
+}
+
+/* --- introspection: the live object and the written file agree --- */
+
+static void assert_args_equal(GDBusArgInfo **a, GDBusArgInfo **b, const char *what) {
+        guint i;
+
+        for (i = 0; a && a[i] && b && b[i]; i++) {
+                g_assert_cmpstr(a[i]->name, ==, b[i]->name);
+                g_assert_cmpstr(a[i]->signature, ==, b[i]->signature);
+        }
+        if ((a && a[i]) || (b && b[i]))
+                g_error("argument count differs for %s", what);
+}
+
+static void assert_annotations_equal(GDBusAnnotationInfo **a, GDBusAnnotationInfo **b, const char *what) {
+        guint na = 0, nb = 0;
+
+        for (; a && a[na]; na++) {
+                const char *v = g_dbus_annotation_info_lookup(b, a[na]->key);
+                if (g_strcmp0(v, a[na]->value) != 0)
+                        g_error("annotation %s of %s: live '%s', file '%s'", a[na]->key, what, a[na]->value, v);
+        }
+        for (; b && b[nb]; nb++)
+                ;
+        if (na != nb)
+                g_error("annotations of %s differ in number: live %u, file %u", what, na, nb);
+}
+
+static void test_introspection(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GDBusNodeInfo) live = NULL, file = NULL;
+        g_autofree char *path = g_build_filename(g_getenv("VDPA_TEST_SRCDIR"), "introspection", "org.vdpa.Manager.xml", NULL);
+        g_autofree char *contents = NULL;
+        GDBusInterfaceInfo *li, *fi;
+        const char *xml;
+        guint n;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        reply = vdpa_test_call_full(vdpa_test_bus_get_connection(f->bus), VDPA_BUS_NAME, VDPA_OBJECT_PATH,
+                                    "org.freedesktop.DBus.Introspectable", "Introspect", NULL, "(s)",
+                                    G_DBUS_CALL_FLAGS_NONE, 5000, &error);
+        g_assert_no_error(error);
+        g_variant_get(reply, "(&s)", &xml);
+        live = g_dbus_node_info_new_for_xml(xml, &error);
+        g_assert_no_error(error);
+
+        g_assert_true(g_file_get_contents(path, &contents, NULL, &error));
+        file = g_dbus_node_info_new_for_xml(contents, &error);
+        g_assert_no_error(error);
+
+        li = g_dbus_node_info_lookup_interface(live, VDPA_INTERFACE);
+        fi = g_dbus_node_info_lookup_interface(file, VDPA_INTERFACE);
+        g_assert_nonnull(li);
+        g_assert_nonnull(fi);
+
+        /* The file documents only our interface. */
+        for (n = 0; file->interfaces[n]; n++)
+                ;
+        g_assert_cmpuint(n, ==, 1);
+
+        for (n = 0; li->methods[n]; n++) {
+                GDBusMethodInfo *fm = g_dbus_interface_info_lookup_method(fi, li->methods[n]->name);
+                if (!fm)
+                        g_error("method %s is not in %s", li->methods[n]->name, path);
+                assert_args_equal(li->methods[n]->in_args, fm->in_args, fm->name);
+                assert_args_equal(li->methods[n]->out_args, fm->out_args, fm->name);
+                assert_annotations_equal(li->methods[n]->annotations, fm->annotations, fm->name);
+        }
+        for (guint m = 0; fi->methods[m]; m++)
+                if (!g_dbus_interface_info_lookup_method(li, fi->methods[m]->name))
+                        g_error("method %s is documented but not served", fi->methods[m]->name);
+        g_assert_cmpuint(n, ==, 6);
+
+        for (n = 0; li->signals[n]; n++) {
+                GDBusSignalInfo *fs = g_dbus_interface_info_lookup_signal(fi, li->signals[n]->name);
+                if (!fs)
+                        g_error("signal %s is not in %s", li->signals[n]->name, path);
+                assert_args_equal(li->signals[n]->args, fs->args, fs->name);
+        }
+        for (guint m = 0; fi->signals[m]; m++)
+                g_assert_nonnull(g_dbus_interface_info_lookup_signal(li, fi->signals[m]->name));
+        g_assert_cmpuint(n, ==, 3);
+
+        for (n = 0; li->properties[n]; n++) {
+                GDBusPropertyInfo *fp = g_dbus_interface_info_lookup_property(fi, li->properties[n]->name);
+                if (!fp)
+                        g_error("property %s is not in %s", li->properties[n]->name, path);
+                g_assert_cmpstr(li->properties[n]->signature, ==, fp->signature);
+                g_assert_cmpint(li->properties[n]->flags, ==, fp->flags);
+                assert_annotations_equal(li->properties[n]->annotations, fp->annotations, fp->name);
+        }
+        for (guint m = 0; fi->properties[m]; m++)
+                g_assert_nonnull(g_dbus_interface_info_lookup_property(li, fi->properties[m]->name));
+        g_assert_cmpuint(n, ==, 5);
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+#define ADD(path, func) \
+        g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+
+        ADD("/service/devices", test_devices);
+        ADD("/service/get-device/unknown", test_get_device_unknown);
+        ADD("/service/get-device/wrong-signature", test_non_utf8_rejected_by_bus);
+        ADD("/service/not-yet-implemented", test_not_yet_implemented);
+        ADD("/service/properties", test_properties);
+        ADD("/service/libvirt/in-use", test_libvirt_in_use);
+        ADD("/service/libvirt/unreachable", test_libvirt_unreachable);
+        ADD("/service/libvirt/hung", test_libvirt_hung);
+        ADD("/service/config/allow-list", test_config_allow_list);
+        ADD("/service/config/bad", test_config_bad);
+        ADD("/service/config/missing-explicit", test_config_missing_explicit);
+        ADD("/service/hotplug/paths", test_hotplug);
+        ADD("/service/hotplug/burst", test_hotplug_burst);
+        ADD("/service/lifecycle/activation", test_activation);
+        ADD("/service/lifecycle/exit-on-bus-disconnect", test_exit_on_bus_disconnect);
+        ADD("/service/introspection", test_introspection);
+        g_test_add_func("/service/lifecycle/help-version", test_help_version);
+
+        return g_test_run();
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "testbed.h"
+
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#define VHOST_VDPA_MAJOR 509
+
+static char *tb_path(UMockdevTestbed *tb, const char *syspath, const char *leaf) {
+        return g_build_filename(umockdev_testbed_get_root_dir(tb), syspath, leaf, NULL);
+}
+
+static void add_record(UMockdevTestbed *tb, const char *record) {
+        g_autoptr(GError) error = NULL;
+
+        if (!umockdev_testbed_add_from_string(tb, record, &error))
+                g_error("umockdev rejected a record: %s\n%s", error->message, record);
+}
+
+void vdpa_testbed_add_vdpa_bus(UMockdevTestbed *tb) {
+        static const char *const dirs[] = {
+                "sys/bus/vdpa/devices",
+                "sys/bus/vdpa/drivers/vhost_vdpa",
+                "sys/bus/vdpa/drivers/virtio_vdpa",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
+                g_autofree char *p = g_build_filename(umockdev_testbed_get_root_dir(tb), dirs[i], NULL);
+                g_assert_cmpint(g_mkdir_with_parents(p, 0755), ==, 0);
+        }
+}
+
+void vdpa_testbed_add_vdpa(UMockdevTestbed *tb, const char *syspath) {
+        g_autofree char *rec = g_strdup_printf(
+                "P: %s\n"
+                "E: SUBSYSTEM=vdpa\n"
+                "E: MODALIAS=vdpa:d00000001v000015B3\n"
+                "A: driver_override=(null)\\n\n",
+                syspath + strlen("/sys"));
+
+        g_assert_true(g_str_has_prefix(syspath, "/sys/devices/"));
+        add_record(tb, rec);
+}
+
+/* The driver link is relative, as the kernel makes it. */
+static char *driver_link_target(const char *syspath, const char *driver) {
+        GString *t = g_string_new(NULL);
+
+        /* one "../" per component below /sys */
+        for (const char *p = syspath + strlen("/sys"); (p = strchr(p, '/')); p++)
+                g_string_append(t, "../");
+        g_string_append_printf(t, "bus/vdpa/drivers/%s", driver);
+        return g_string_free(t, FALSE);
+}
+
+void vdpa_testbed_bind_vhost(UMockdevTestbed *tb, const char *syspath, int minor) {
+        g_autofree char *rec = g_strdup_printf(
+                "P: %s/vhost-vdpa-%d\n"
+                "N: vhost-vdpa-%d\n"
+                "E: DEVNAME=/dev/vhost-vdpa-%d\n"
+                "E: MAJOR=%d\n"
+                "E: MINOR=%d\n"
+                "E: SUBSYSTEM=vhost-vdpa\n"
+                "A: dev=%d:%d\\n\n",
+                syspath + strlen("/sys"), minor, minor, minor,
+                VHOST_VDPA_MAJOR, minor, VHOST_VDPA_MAJOR, minor);
+        g_autofree char *link = tb_path(tb, syspath, "driver");
+        g_autofree char *target = driver_link_target(syspath, "vhost_vdpa");
+
+        add_record(tb, rec);
+        g_assert_cmpint(symlink(target, link), ==, 0);
+        umockdev_testbed_set_property(tb, syspath, "DRIVER", "vhost_vdpa");
+        umockdev_testbed_uevent(tb, syspath, "bind");
+}
+
+void vdpa_testbed_unbind(UMockdevTestbed *tb, const char *syspath, int minor) {
+        g_autofree char *link = tb_path(tb, syspath, "driver");
+        g_autofree char *uevent = tb_path(tb, syspath, "uevent");
+
+        if (minor >= 0) {
+                g_autofree char *child = g_strdup_printf("%s/vhost-vdpa-%d", syspath, minor);
+                umockdev_testbed_remove_device(tb, child);
+        }
+        g_assert_cmpint(g_unlink(link), ==, 0);
+        /* The kernel drops DRIVER= from the uevent file once unbound. */
+        g_assert_true(g_file_set_contents(uevent, "SUBSYSTEM=vdpa\nMODALIAS=vdpa:d00000001v000015B3\n", -1, NULL));
+        umockdev_testbed_uevent(tb, syspath, "unbind");
+}
+
+void vdpa_testbed_remove(UMockdevTestbed *tb, const char *syspath) {
+        umockdev_testbed_uevent(tb, syspath, "remove");
+        umockdev_testbed_remove_device(tb, syspath);
+}
+
+static void add_pci(UMockdevTestbed *tb, const char *path, guint16 vendor, guint16 device,
+                    int numa_node, const char *driver, const char *physfn) {
+        g_autofree char *drv = NULL;
+        g_autofree char *rec = NULL;
+        GString *t = g_string_new(NULL);
+
+        for (const char *p = path; (p = strchr(p, '/')); p++)
+                g_string_append(t, "../");
+        g_string_append_printf(t, "bus/pci/drivers/%s", driver);
+        drv = g_string_free(t, FALSE);
+
+        rec = g_strdup_printf("P: %s\n"
+                              "E: SUBSYSTEM=pci\n"
+                              "E: DRIVER=%s\n"
+                              "A: vendor=0x%04x\\n\n"
+                              "A: device=0x%04x\\n\n"
+                              "A: numa_node=%d\\n\n"
+                              "L: driver=%s\n"
+                              "%s%s%s",
+                              path, driver, vendor, device, numa_node, drv,
+                              physfn ? "L: physfn=../" : "", physfn ? physfn : "", physfn ? "\n" : "");
+        add_record(tb, rec);
+}
+
+void vdpa_testbed_add_card(UMockdevTestbed *tb, guint root_bus, int numa_node, guint n_vfs,
+                           const char *prefix, guint first, guint first_minor) {
+        guint bus = root_bus + 1;
+        g_autofree char *root = g_strdup_printf("/devices/pci0000:%02x/0000:%02x:00.0", root_bus, root_bus);
+        g_autofree char *pf_addr = g_strdup_printf("0000:%02x:00.0", bus);
+        g_autofree char *pf = g_strdup_printf("%s/%s", root, pf_addr);
+
+        g_assert_cmpuint(n_vfs, <=, 254);
+        add_pci(tb, root, 0x8086, 0x2030, numa_node, "pcieport", NULL);
+        add_pci(tb, pf, 0x15b3, 0x101d, numa_node, "mlx5_core", NULL);
+
+        for (guint i = 0; i < n_vfs; i++) {
+                guint fn = i + 2;
+                g_autofree char *vf = g_strdup_printf("%s/0000:%02x:%02x.%x", root, bus, fn / 8, fn % 8);
+                g_autofree char *vdpa = g_strdup_printf("/sys%s/%s%u", vf, prefix, first + i);
+
+                add_pci(tb, vf, 0x15b3, 0x101e, numa_node, "mlx5_core", pf_addr);
+                vdpa_testbed_add_vdpa(tb, vdpa);
+                vdpa_testbed_bind_vhost(tb, vdpa, (int) (first_minor + i));
+        }
+}

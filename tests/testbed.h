@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Changes to a umockdev testbed the way the kernel makes them to sysfs,
+ * each followed by the uevent the kernel would send.  Shared by the unit
+ * tests, the service tests and the demo, so that they all simulate the same
+ * kernel.
+ */
+#pragma once
+
+#include <umockdev.h>
+
+/* The VF of tests/data/host.umockdev that carries no vDPA device. */
+#define VDPA_TESTBED_VF5 "/sys/devices/pci0000:00/0000:00:02.0/0000:04:00.5"
+
+/* /sys/bus/vdpa with its two drivers, as the kernel has once the vdpa
+ * module is loaded.  umockdev creates bus directories only for usb and pci;
+ * without this the daemon rightly reports that the kernel has no vdpa bus. */
+void vdpa_testbed_add_vdpa_bus(UMockdevTestbed *tb);
+
+/* "vdpa dev add": a new, unbound vDPA device at SYSPATH (its parent must
+ * exist); emits "add". */
+void vdpa_testbed_add_vdpa(UMockdevTestbed *tb, const char *syspath);
+
+/* The driver-core side of binding: the vhost-vdpa-MINOR child with its
+ * /dev node appears (no uevent of its own), the driver link and DRIVER=
+ * are set; then "bind". */
+void vdpa_testbed_bind_vhost(UMockdevTestbed *tb, const char *syspath, int minor);
+
+/* The reverse: child and /dev node go, the driver link goes; then
+ * "unbind".  MINOR < 0 when there is no chardev (e.g. virtio_vdpa). */
+void vdpa_testbed_unbind(UMockdevTestbed *tb, const char *syspath, int minor);
+
+/* "vdpa dev del": "remove" while sysfs still has it, then it goes. */
+void vdpa_testbed_remove(UMockdevTestbed *tb, const char *syspath);
+
+/* A ConnectX-6 Dx-like card for tests that need many devices: a root port
+ * pci0000:BB/0000:BB:00.0, its PF 0000:(BB+1):00.0 (15b3:101d, NUMA_NODE)
+ * and N_VFS VFs (15b3:101e) from function .2 on, each carrying a vDPA
+ * device PREFIX<FIRST+i> bound to vhost_vdpa with /dev/vhost-vdpa-<FIRST_MINOR+i>.
+ * Kernel layout as in host.umockdev.  ROOT_BUS must leave room for
+ * ROOT_BUS+1; N_VFS at most 254. */
+void vdpa_testbed_add_card(UMockdevTestbed *tb, guint root_bus, int numa_node, guint n_vfs,
+                           const char *prefix, guint first, guint first_minor);
