@@ -643,6 +643,197 @@ static void test_hotplug_burst(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* --- BuildInterfaceXml --- */
+
+static GVariant *build_xml(Fixture *f, const char *device, GVariant *options, GError **error) {
+        g_autoptr(GVariant) r = NULL;
+        GVariant *xml;
+
+        if (!options)
+                options = g_variant_new("a{sv}", NULL);
+        r = vdpa_test_call(f->bus, "BuildInterfaceXml", g_variant_new("(s@a{sv})", device, options), "(s)", error);
+        if (!r)
+                return NULL;
+        xml = g_variant_get_child_value(r, 0);
+        return xml;
+}
+
+static GVariant *one_option(const char *key, GVariant *value) {
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", key, value);
+        return g_variant_builder_end(&b);
+}
+
+static void test_build_xml(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) xml = NULL;
+        GVariantBuilder b;
+        const char *s;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        xml = build_xml(f, "vdpa0", NULL, &error);
+        g_assert_no_error(error);
+        s = g_variant_get_string(xml, NULL);
+        g_assert_true(g_str_has_prefix(s, "<interface type=\"vdpa\">"));
+        g_assert_nonnull(strstr(s, "<source dev=\"/dev/vhost-vdpa-0\"/>"));
+        g_assert_nonnull(strstr(s, "<model type=\"virtio\"/>"));
+        g_assert_null(strstr(s, "<mac"));      /* nothing generated: read-only */
+        g_clear_pointer(&xml, g_variant_unref);
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "mac", g_variant_new_string("52:54:00:AA:bb:01"));
+        g_variant_builder_add(&b, "{sv}", "queues", g_variant_new_uint32(8));
+        g_variant_builder_add(&b, "{sv}", "page_per_vq", g_variant_new_boolean(TRUE));
+        g_variant_builder_add(&b, "{sv}", "alias", g_variant_new_string("ua-net_1-x"));
+        g_variant_builder_add(&b, "{sv}", "boot_order", g_variant_new_uint32(2));
+        g_variant_builder_add(&b, "{sv}", "guest_address", g_variant_new_string("0000:00:05.0"));
+        xml = build_xml(f, "fast1", g_variant_builder_end(&b), &error);
+        g_assert_no_error(error);
+        s = g_variant_get_string(xml, NULL);
+        g_assert_nonnull(strstr(s, "<source dev=\"/dev/vhost-vdpa-1\"/>"));
+        g_assert_nonnull(strstr(s, "<mac address=\"52:54:00:aa:bb:01\"/>"));
+        g_assert_nonnull(strstr(s, "<driver queues=\"8\" page_per_vq=\"on\"/>"));
+        g_assert_nonnull(strstr(s, "<alias name=\"ua-net_1-x\"/>"));
+        g_assert_nonnull(strstr(s, "<boot order=\"2\"/>"));
+        g_assert_nonnull(strstr(s, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x00\" slot=\"0x05\" function=\"0x0\"/>"));
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+static void test_build_xml_errors(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *device;
+                const char *error;
+                const char *needle;
+        } cases[] = {
+                { "nonexistent", VDPA_ERROR_NO_SUCH_DEVICE, "nonexistent" },
+                { "", VDPA_ERROR_NO_SUCH_DEVICE, "''" },
+                { "vdpa-sim0", VDPA_ERROR_DEVICE_UNUSABLE, "excluded" },
+                { "vdpa1", VDPA_ERROR_DEVICE_UNUSABLE, "virtio_vdpa" },
+                { "blk0", VDPA_ERROR_DEVICE_UNUSABLE, "none" },
+        };
+        GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = build_xml(f, cases[i].device, NULL, &e);
+
+                g_assert_null(r);
+                vdpa_test_assert_error_name(e, cases[i].error);
+                g_assert_nonnull(strstr(e->message, cases[i].needle));
+        }
+
+        /* A bad option is reported before the device is even looked up. */
+        {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = build_xml(f, "nonexistent", one_option("queues", g_variant_new_uint32(0)), &e);
+                vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
+        }
+        g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* Hostile options over the bus: each row must come back as InvalidArgs,
+ * naming the key, and leave the daemon as it was. */
+static void test_build_xml_hostile(Fixture *f, gconstpointer data) {
+        g_autofree char *k4 = g_strnfill(4096, 'q');
+        g_autofree char *pad64k = g_strnfill(65536, 'a');
+        g_autofree char *a64k = g_strconcat("ua-", pad64k, NULL);
+        g_autofree char *s4k = g_strnfill(4096, '5');
+        GVariant *arr_s = g_variant_new_strv((const char *const[]) { "52:54:00:00:00:01", NULL }, -1);
+        struct {
+                const char *key;
+                GVariant *value;
+                const char *needle;
+        } rows[] = {
+                { "alias", g_variant_new_string("ua-x'/><evil/>"), "alias" },
+                { "alias", g_variant_new_string("ua-\"onload=\""), "alias" },
+                { "alias", g_variant_new_string("ua-&amp;"), "alias" },
+                { "alias", g_variant_new_string("ua-<![CDATA[x]]>"), "alias" },
+                { "alias", g_variant_new_string("net0"), "alias" },
+                { "alias", g_variant_new_string("ua-"), "alias" },
+                { "alias", g_variant_new_string("ua-a\tb"), "alias" },
+                { "alias", g_variant_new_string("ua-\x1b[2J"), "alias" },
+                { "alias", g_variant_new_string("ua-\xc3\xa9"), "alias" },
+                { "alias", g_variant_new_string(a64k), "alias" },
+                { "alias", g_variant_new_uint32(1), "alias" },
+                { "mac", g_variant_new_string("01:00:5e:00:00:01"), "mac" },
+                { "mac", g_variant_new_string("ff:ff:ff:ff:ff:ff"), "mac" },
+                { "mac", g_variant_new_string("00:00:00:00:00:00"), "mac" },
+                { "mac", g_variant_new_string("52:54:00:12:34"), "mac" },
+                { "mac", g_variant_new_string("52:54:00:12:34:56:78"), "mac" },
+                { "mac", g_variant_new_string("52-54-00-12-34-56"), "mac" },
+                { "mac", g_variant_new_string("%s%s%s%n"), "mac" },
+                { "mac", g_variant_new_string(""), "mac" },
+                { "mac", arr_s, "mac" },
+                { "mac", g_variant_new_variant(g_variant_new_string("52:54:00:00:00:01")), "mac" },
+                { "queues", g_variant_new_uint32(0), "queues" },
+                { "queues", g_variant_new_uint32(257), "queues" },
+                { "queues", g_variant_new_uint32(G_MAXUINT32), "queues" },
+                { "queues", g_variant_new_string("4"), "queues" },
+                { "queues", g_variant_new_int32(4), "queues" },
+                { "queues", g_variant_new_uint64(4), "queues" },
+                { "queues", g_variant_new_variant(g_variant_new_uint32(4)), "queues" },
+                { "page_per_vq", g_variant_new_string("on"), "page_per_vq" },
+                { "page_per_vq", g_variant_new_uint32(1), "page_per_vq" },
+                { "boot_order", g_variant_new_uint32(0), "boot_order" },
+                { "boot_order", g_variant_new_int32(1), "boot_order" },
+                { "boot_order", g_variant_new_uint32(G_MAXUINT32), "boot_order" },
+                { "guest_address", g_variant_new_string("0000:00:20.0"), "guest_address" },
+                { "guest_address", g_variant_new_string("0000:00:05.8"), "guest_address" },
+                { "guest_address", g_variant_new_string("00:05.0"), "guest_address" },
+                { "guest_address", g_variant_new_string("0000:00:05.0 "), "guest_address" },
+                { "guest_address", g_variant_new_string("../../etc"), "guest_address" },
+                { "guest_address", g_variant_new_string(s4k), "guest_address" },
+                { "live", g_variant_new_boolean(TRUE), "live" },           /* Claim only */
+                { "config", g_variant_new_boolean(TRUE), "config" },       /* Claim only */
+                { "numa_node", g_variant_new_int32(0), "numa_node" },      /* Claim only */
+                { "force", g_variant_new_boolean(TRUE), "force" },         /* Release only */
+                { "bogus", g_variant_new_string("x"), "bogus" },
+                { "", g_variant_new_string("x"), "''" },
+                { "MAC", g_variant_new_string("52:54:00:00:00:01"), "MAC" },
+                { k4, g_variant_new_string("x"), "qqqq" },
+                { "mac\n", g_variant_new_string("52:54:00:00:00:01"), "mac" },
+        };
+        GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
+        g_autoptr(GVariant) before = get_device(f, "vdpa0");
+
+        g_assert_cmpuint(G_N_ELEMENTS(rows), >=, 40);
+        for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = build_xml(f, "vdpa0", one_option(rows[i].key, rows[i].value), &e);
+
+                g_assert_null(r);
+                if (g_test_verbose())
+                        g_printerr("row %zu: %s\n", i, e->message);
+                vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
+                g_assert_nonnull(strstr(e->message, rows[i].needle));
+                g_assert_cmpuint(strlen(e->message), <, 512);
+        }
+
+        /* The same key twice is refused too. */
+        {
+                GVariantBuilder b;
+                g_autoptr(GError) e = NULL;
+
+                g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+                g_variant_builder_add(&b, "{sv}", "queues", g_variant_new_uint32(2));
+                g_variant_builder_add(&b, "{sv}", "queues", g_variant_new_uint32(4));
+                g_autoptr(GVariant) r = build_xml(f, "vdpa0", g_variant_builder_end(&b), &e);
+                vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
+                g_assert_nonnull(strstr(e->message, "queues"));
+        }
+
+        /* Same process, same answers, nothing changed. */
+        g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
+        g_autoptr(GVariant) after = get_device(f, "vdpa0");
+        g_assert_true(g_variant_equal(before, after));
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 /* --- lifecycle --- */
 
 static void test_activation(Fixture *f, gconstpointer data) {
@@ -831,6 +1022,9 @@ int main(int argc, char *argv[]) {
         ADD("/service/config/missing-explicit", test_config_missing_explicit);
         ADD("/service/hotplug/paths", test_hotplug);
         ADD("/service/hotplug/burst", test_hotplug_burst);
+        ADD("/service/build-xml/ok", test_build_xml);
+        ADD("/service/build-xml/errors", test_build_xml_errors);
+        ADD("/service/build-xml/hostile", test_build_xml_hostile);
         ADD("/service/lifecycle/activation", test_activation);
         ADD("/service/lifecycle/exit-on-bus-disconnect", test_exit_on_bus_disconnect);
         ADD("/service/introspection", test_introspection);
