@@ -219,6 +219,7 @@ static void test_config_claim_and_release(Fixture *f, gconstpointer data) {
         {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = claim(f, "vdpa0", dom, NULL, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, VDPA_ERROR_DEVICE_BUSY);
         }
 
@@ -240,6 +241,7 @@ static void test_config_claim_and_release(Fixture *f, gconstpointer data) {
         {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = release(f, "vdpa0", NULL, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, VDPA_ERROR_NOT_CLAIMED);
         }
 
@@ -322,6 +324,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
                 g_autoptr(GVariant) r = vdpa_test_call_as_uid(f->bus, user, ugid, "Claim",
                                                               g_variant_new("(ssa{sv})", "vdpa0", dom, NULL),
                                                               G_DBUS_CALL_FLAGS_NONE, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired");
         }
         /* ...and with interaction allowed, there is no agent: denied. */
@@ -330,6 +333,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
                 g_autoptr(GVariant) r = vdpa_test_call_as_uid(f->bus, user, ugid, "Claim",
                                                               g_variant_new("(ssa{sv})", "vdpa0", dom, NULL),
                                                               G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.AccessDenied");
         }
         /* Nothing changed. */
@@ -345,6 +349,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
                                                               g_variant_new("(ssa{sv})", "vdpa0", dom, NULL),
                                                               G_DBUS_CALL_FLAGS_NONE, &e);
                 g_assert_no_error(e);
+                g_assert_nonnull(r);
                 g_autoptr(GVariant) d = device_dict(f, "vdpa0");
                 g_assert_true(g_variant_lookup(d, VDPA_KEY_CLAIMED_BY, "u", &claimed_by));
                 g_assert_cmpuint(claimed_by, ==, admin);
@@ -355,6 +360,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
                 g_autoptr(GVariant) r = vdpa_test_call_as_uid(f->bus, user, ugid, "Release",
                                                               g_variant_new("(sa{sv})", "vdpa0", NULL),
                                                               G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.AccessDenied");
                 g_autofree char *s2 = device_state(f, "vdpa0");
                 g_assert_cmpstr(s2, ==, "claimed");
@@ -364,6 +370,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = release(f, "vdpa0", NULL, &e);
                 g_assert_no_error(e);
+                g_assert_nonnull(r);
         }
 
         /* polkitd gone: denied, quickly, fail closed. */
@@ -372,6 +379,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) e = NULL;
                 gint64 t0 = g_get_monotonic_time();
                 g_autoptr(GVariant) r = claim(f, "vdpa0", dom, NULL, &e);
+                g_assert_null(r);
 
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.AccessDenied");
                 g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * G_USEC_PER_SEC);
@@ -387,6 +395,7 @@ static void test_authorization(Fixture *f, gconstpointer data) {
 static void test_errors(Fixture *f, gconstpointer data) {
         g_autofree char *dom = new_domain(f, FALSE);
         g_autoptr(GVariant) ok = NULL;
+        g_assert_nonnull(ok);
         static const struct {
                 const char *device;
                 const char *domain;
@@ -436,11 +445,13 @@ static void test_errors(Fixture *f, gconstpointer data) {
         {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = release(f, "nonexistent", NULL, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, VDPA_ERROR_NO_SUCH_DEVICE);
         }
         {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = release(f, "vdpa0", NULL, &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, VDPA_ERROR_NOT_CLAIMED);
         }
         {
@@ -450,6 +461,7 @@ static void test_errors(Fixture *f, gconstpointer data) {
                 g_variant_builder_init(&o, G_VARIANT_TYPE_VARDICT);
                 g_variant_builder_add(&o, "{sv}", "live", g_variant_new_boolean(TRUE));
                 g_autoptr(GVariant) r = release(f, "vdpa0", g_variant_builder_end(&o), &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
         }
 
@@ -486,6 +498,7 @@ static char *claim_auto(Fixture *f, const char *dom, const char *policy, gint32 
 static void release_ok(Fixture *f, const char *dev) {
         g_autoptr(GError) e = NULL;
         g_autoptr(GVariant) r = release(f, dev, NULL, &e);
+        g_assert_nonnull(r);
 
         g_assert_no_error(e);
 }
@@ -707,6 +720,7 @@ static void test_disconnect_race(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = claim(f, "vdpa0", dom, NULL, &e);
                 g_assert_no_error(e);
+                g_assert_nonnull(r);
         }
         release_ok(f, "vdpa0");
 
@@ -823,6 +837,7 @@ static void test_hung_libvirtd(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) e = NULL;
                 gint64 s = g_get_monotonic_time();
                 g_autoptr(GVariant) r = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &e);
+                g_assert_nonnull(r);
 
                 g_assert_no_error(e);
                 worst = MAX(worst, g_get_monotonic_time() - s);
@@ -861,6 +876,7 @@ static void test_hung_libvirtd(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = claim(f, "vdpa0", dom, NULL, &e);
                 g_assert_no_error(e);
+                g_assert_nonnull(r);
         }
         release_ok(f, "vdpa0");
         vdpa_test_daemon_stop_assert_ok(f->bus);

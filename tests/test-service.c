@@ -217,6 +217,7 @@ static void test_get_device_unknown(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) ok = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", "vdpa0"), NULL, &error);
         g_assert_no_error(error);
+        g_assert_nonnull(ok);
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -389,6 +390,7 @@ static void test_libvirt_hung(Fixture *f, gconstpointer data) {
         for (int i = 0; i < 20; i++) {
                 g_autoptr(GVariant) reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
                 g_assert_no_error(error);
+                g_assert_nonnull(reply);
         }
         /* 20 reads in well under a second although libvirt never answers. */
         g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
@@ -553,6 +555,7 @@ static void test_hotplug(Fixture *f, gconstpointer data) {
         {
                 g_autoptr(GError) error = NULL;
                 g_autoptr(GVariant) r = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", "vdpa9"), NULL, &error);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(error, VDPA_ERROR_NO_SUCH_DEVICE);
         }
 
@@ -633,6 +636,7 @@ static void test_hotplug_burst(Fixture *f, gconstpointer data) {
                 g_autofree char *name = g_strdup_printf("burst%u", i);
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", name), NULL, &e);
+                g_assert_nonnull(r);
 
                 if (i % 10 == 0)
                         g_assert_no_error(e);
@@ -730,6 +734,7 @@ static void test_build_xml_errors(Fixture *f, gconstpointer data) {
         {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = build_xml(f, "nonexistent", one_option("queues", g_variant_new_uint32(0)), &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
         }
         g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
@@ -823,6 +828,7 @@ static void test_build_xml_hostile(Fixture *f, gconstpointer data) {
                 g_variant_builder_add(&b, "{sv}", "queues", g_variant_new_uint32(2));
                 g_variant_builder_add(&b, "{sv}", "queues", g_variant_new_uint32(4));
                 g_autoptr(GVariant) r = build_xml(f, "vdpa0", g_variant_builder_end(&b), &e);
+                g_assert_null(r);
                 vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
                 g_assert_nonnull(strstr(e->message, "queues"));
         }
