@@ -41,6 +41,7 @@ typedef enum {
         OP_CLAIM,
         OP_RELEASE,
         OP_ROLLBACK,   /* start-up: undo an unfinished intent; no caller */
+        OP_CHECK,      /* CheckMigration: reads only */
 } OpKind;
 
 typedef struct Op {
@@ -64,6 +65,7 @@ typedef struct Op {
         GList *waiting_link;          /* in polkit_waiting */
         const char *action;
         VdpaPolkitCallback on_authorized;
+        sd_bus_error error;           /* the answer, once a roll-back is done */
 } Op;
 
 static void op_polkit_done(Op *op);
@@ -83,6 +85,7 @@ static void op_free(Op *op) {
         vdpa_options_clear(&op->opts);
         libvirt_domain_info_free(op->info);
         claim_free(op->claim);
+        sd_bus_error_free(&op->error);
         g_free(op->device);
         g_free(op->domain);
         g_free(op);
@@ -155,8 +158,8 @@ static int on_op_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
         op->timer = sd_event_source_disable_unref(op->timer);
         log_warning("libvirt did not answer within %" PRIu64 " s for %s of '%s'; giving up",
-                    op->b->timeout_usec / G_USEC_PER_SEC, op->kind == OP_CLAIM ? "Claim" : "Release",
-                    strempty(op->device));
+                    op->b->timeout_usec / G_USEC_PER_SEC, op->msg ? sd_bus_message_get_member(op->msg) : "roll-back",
+                    op->device ? op->device : strempty(op->domain));
         /* The job still runs; its completion sees `replied` and undoes a
          * late attach.  The device stays reserved until then, since only
          * libvirt knows what happened. */
@@ -246,30 +249,55 @@ static void on_rollback_detached(void *job, void *userdata) {
         Op *op = userdata;
 
         op->in_worker = false;
-        if (d->status != LIBVIRT_OK && d->status != LIBVIRT_ERR_NO_DOMAIN) {
+        op->timer = sd_event_source_disable_unref(op->timer);
+        if (d->status != LIBVIRT_OK && d->status != LIBVIRT_ERR_NO_DOMAIN)
                 /* The intent stays on disk: the next start tries again. */
                 log_error("Rolling back the claim of %s on '%s' failed: %s; the record is kept for the next start",
                           op->claim->device, op->claim->domain, strempty(d->error));
-                op_free(op);
-                return;
-        }
-        if (forget_claim(op->b, op->claim->device, &e) >= 0)
-                log_info("Rolled back the unfinished claim of %s on '%s'", op->claim->device, op->claim->domain);
+        else if (forget_claim(op->b, op->claim->device, &e) >= 0)
+                log_info("Rolled back the %s claim of %s on '%s'", op->kind == OP_ROLLBACK ? "unfinished" : "failed",
+                         op->claim->device, op->claim->domain);
+
+        /* Only now, with the device exactly as before, does the caller
+         * hear why its Claim failed. */
+        if (sd_bus_error_is_set(&op->error))
+                op_reply_error(op, &op->error);
         op_free(op);
 }
 
-/* Detach what may be attached, then drop the intent.  Takes over OP. */
+/* Detach what may be attached, drop the intent, then answer with
+ * op->error (when set).  Takes over OP. */
 static void op_rollback(Op *op) {
         op_submit_device_op(op, true, on_rollback_detached);
 }
 
-/* Undo a failed Claim before the attach: drop the intent if written. */
-static void op_abandon(Op *op) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-
-        if (op->intent_written)
-                (void) forget_claim(op->b, op->device, &e);
+/* A Claim failed with E: undo whatever was done, then answer.  Takes over OP. */
+static void op_fail(Op *op, const sd_bus_error *e) {
+        if (op->intent_written && !op->replied) {
+                sd_bus_error_free(&op->error);
+                sd_bus_error_copy(&op->error, e);
+                op_rollback(op);
+                return;
+        }
+        if (op->intent_written) {
+                op_rollback(op);
+                return;
+        }
+        op_reply_error(op, e);
         op_free(op);
+}
+
+static void op_failf(Op *op, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void op_failf(Op *op, const char *name, const char *fmt, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *text = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        text = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        sd_bus_error_set(&e, name, text);
+        op_fail(op, &e);
 }
 
 /* --- authorization, a bounded number at a time --- */
@@ -449,9 +477,10 @@ static void on_claim_attached(void *job, void *userdata) {
 
         if (d->status != LIBVIRT_OK) {
                 log_info("Claim of %s for '%s' failed: %s", op->device, op->domain, strempty(d->error));
-                op_reply_errorf(op, libvirt_error_name(d->status), "Attaching %s to domain '%s' failed: %s",
-                                op->device, op->domain, strempty(d->error));
-                op_abandon(op);
+                /* libvirt undoes a failed attach itself; the roll-back
+                 * makes sure, then drops the intent. */
+                op_failf(op, libvirt_error_name(d->status), "Attaching %s to domain '%s' failed: %s",
+                         op->device, op->domain, strempty(d->error));
                 return;
         }
         op->attached = true;
@@ -469,10 +498,8 @@ static void on_claim_attached(void *job, void *userdata) {
                                      "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                      "GetConnectionUnixUser", on_get_unix_user, op,
                                      "s", sd_bus_message_get_sender(op->msg));
-        if (r < 0) {
-                op_reply_errorf(op, SD_BUS_ERROR_FAILED, "Cannot identify the caller: %s", g_strerror(-r));
-                op_rollback(op);
-        }
+        if (r < 0)
+                op_failf(op, SD_BUS_ERROR_FAILED, "Cannot identify the caller: %s", g_strerror(-r));
 }
 
 static void on_claim_caller_checked(sd_bus_message *reply, Op *op) {
@@ -490,8 +517,7 @@ static void on_claim_caller_checked(sd_bus_message *reply, Op *op) {
 
         r = write_claim(op, CLAIM_PHASE_ACTIVE, &e);
         if (r < 0) {
-                op_reply_error(op, &e);
-                op_rollback(op);
+                op_fail(op, &e);
                 return;
         }
 
@@ -808,7 +834,128 @@ int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return 1;
 }
 
+/* --- CheckMigration --- */
+
+typedef struct NameCtx {
+        const char *chardev;
+        const char *name;
+} NameCtx;
+
+static bool find_by_chardev(const VdpaDevice *d, void *userdata) {
+        NameCtx *c = userdata;
+
+        if (!streq_ptr(d->hw.chardev, c->chardev))
+                return true;
+        c->name = d->hw.name;
+        return false;
+}
+
+/* "vdpa0 (/dev/vhost-vdpa-0), /dev/vhost-vdpa-7" for the message. */
+static char *describe_chardevs(Broker *b, GPtrArray *chardevs) {
+        GString *s = g_string_new(NULL);
+
+        for (guint i = 0; i < chardevs->len; i++) {
+                NameCtx c = { .chardev = chardevs->pdata[i] };
+
+                inventory_foreach(b->inventory, find_by_chardev, &c);
+                if (i > 0)
+                        g_string_append(s, ", ");
+                if (c.name)
+                        g_string_append_printf(s, "%s (%s)", c.name, c.chardev);
+                else
+                        g_string_append(s, c.chardev);
+        }
+        return g_string_free(s, FALSE);
+}
+
+/* The first versions whose migration of a vDPA NIC we trust ("auto"). */
+#define MIGRATION_MIN_LIBVIRT 9000000UL   /* 9.0.0 */
+#define MIGRATION_MIN_QEMU    8000000UL   /* 8.0.0 */
+
+static char *format_version(unsigned long v) {
+        return g_strdup_printf("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
+}
+
+static void on_migration_checked(void *job, void *userdata) {
+        g_autoptr(LibvirtMigrationInfo) i = job;
+        g_autofree char *devices = NULL;
+        Op *op = userdata;
+        VdpaMigrationPolicy policy = op->b->config->live_migration;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+        if (op->replied) {
+                op_free(op);
+                return;
+        }
+
+        if (i->status != LIBVIRT_OK) {
+                op_reply_errorf(op, libvirt_error_name(i->status),
+                                i->status == LIBVIRT_ERR_NO_DOMAIN ? "No domain '%s': %s" : "Looking up domain '%s' failed: %s",
+                                op->domain, strempty(i->error));
+                op_free(op);
+                return;
+        }
+
+        if (i->chardevs->len == 0 || policy == VDPA_MIGRATION_POLICY_ALLOW)
+                goto allowed;
+
+        devices = describe_chardevs(op->b, i->chardevs);
+        if (policy == VDPA_MIGRATION_POLICY_AUTO) {
+                g_autofree char *lv = format_version(i->lib_version), *qv = format_version(i->hv_version);
+
+                if (i->lib_version >= MIGRATION_MIN_LIBVIRT && i->hv_version >= MIGRATION_MIN_QEMU)
+                        goto allowed;
+                op_reply_errorf(op, VDPA_ERROR_CONFLICT,
+                                "Domain '%s' uses vDPA device(s) %s; live migration needs libvirt >= 9.0.0 and "
+                                "QEMU >= 8.0.0 (policy 'auto'), this host has libvirt %s and QEMU %s",
+                                op->domain, devices, lv, qv);
+        } else
+                op_reply_errorf(op, VDPA_ERROR_CONFLICT,
+                                "Domain '%s' uses vDPA device(s) %s; live migration is blocked by policy 'block'",
+                                op->domain, devices);
+        op_free(op);
+        return;
+
+allowed:
+        op->replied = true;
+        (void) sd_bus_reply_method_return(op->msg, "");
+        op_free(op);
+}
+
+int broker_method_check_migration(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Broker *b = userdata;
+        const char *domain;
+        Op *op;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &domain);
+        if (r < 0)
+                return r;
+        r = validate_domain_name(domain, error);
+        if (r < 0)
+                return r;
+        if (!b->libvirt_connected)
+                return sd_bus_error_setf(error, VDPA_ERROR_LIBVIRT_UNAVAILABLE,
+                                         "libvirt at %s is not connected", b->config->libvirt_uri);
+
+        op = op_new(b, OP_CHECK, msg);
+        op->domain = g_strdup(domain);
+        op->in_worker = true;
+        op_arm_timer(op);
+        libvirt_worker_submit_migration_check(b->worker, domain, on_migration_checked, op);
+        return 1;
+}
+
 /* --- start-up and reconciliation --- */
+
+static void start_rollback(Broker *b, const Claim *c) {
+        Op *op = op_new(b, OP_ROLLBACK, NULL);
+
+        op->claim = claim_dup(c);
+        op_reserve(op, c->device);
+        op_rollback(op);
+}
 
 void broker_restore(Broker *b) {
         g_autoptr(GPtrArray) intents = g_ptr_array_new_with_free_func((GDestroyNotify) claim_free);
@@ -826,18 +973,16 @@ void broker_restore(Broker *b) {
         }
 
         for (guint i = 0; i < intents->len; i++) {
-                Op *op = op_new(b, OP_ROLLBACK, NULL);
-                Claim *c = intents->pdata[i];
+                const Claim *c = intents->pdata[i];
 
                 log_info("Found an unfinished claim of %s on '%s'; rolling it back", c->device, c->domain);
-                op->claim = claim_dup(c);
-                op_reserve(op, c->device);
-                op_rollback(op);
+                start_rollback(b, c);
         }
 }
 
 void broker_reconcile(Broker *b, GHashTable *usage) {
         g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) intents = g_ptr_array_new_with_free_func((GDestroyNotify) claim_free);
         GHashTableIter it;
         gpointer v;
 
@@ -846,8 +991,14 @@ void broker_reconcile(Broker *b, GHashTable *usage) {
                 const Claim *c = v;
                 const VdpaDomainRef *ref;
 
-                if (c->phase != CLAIM_PHASE_ACTIVE || g_hash_table_contains(b->reserved, c->device))
+                if (g_hash_table_contains(b->reserved, c->device))
                         continue;
+                /* An intent nobody works on: its roll-back failed while
+                 * libvirt was away.  Try again now that it is back. */
+                if (c->phase == CLAIM_PHASE_INTENT) {
+                        g_ptr_array_add(intents, claim_dup(c));
+                        continue;
+                }
                 ref = g_hash_table_lookup(usage, c->chardev);
                 if (!ref || !streq_ptr(ref->domain, c->domain))
                         g_ptr_array_add(stale, g_strdup(c->device));
@@ -863,6 +1014,9 @@ void broker_reconcile(Broker *b, GHashTable *usage) {
                 log_notice("Claim of %s dropped: domain '%s' no longer has it", device, domain);
                 inventory_set_claim(b->inventory, device, NULL);
         }
+
+        for (guint i = 0; i < intents->len; i++)
+                start_rollback(b, intents->pdata[i]);
 }
 
 /* --- life cycle --- */
@@ -906,6 +1060,10 @@ void broker_free(Broker *b) {
 
 void broker_set_libvirt_connected(Broker *b, bool connected) {
         b->libvirt_connected = connected;
+}
+
+void broker_set_config(Broker *b, const VdpaConfig *config) {
+        b->config = config;
 }
 
 bool broker_is_busy(Broker *b, const char *name) {

@@ -45,12 +45,17 @@ void broker_set_libvirt_connected(Broker *b, bool connected);
 void broker_restore(Broker *b);
 
 /* Reconcile with a libvirt scan: a claim whose domain no longer has its
- * device is dropped.  USAGE: chardev -> VdpaDomainRef*. */
+ * device is dropped, and an intent left over from a failed roll-back is
+ * rolled back again.  USAGE: chardev -> VdpaDomainRef*. */
 void broker_reconcile(Broker *b, GHashTable *usage);
 
 /* sd-bus method handlers; USERDATA is the Broker. */
 int broker_method_claim(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int broker_method_check_migration(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
+/* After a configuration reload (SIGHUP): CONFIG is borrowed. */
+void broker_set_config(Broker *b, const VdpaConfig *config);
 
 /* Stable locally-administered unicast MAC for DEVICE in DOMAIN_UUID. */
 char *broker_generate_mac(const char *device, const char *domain_uuid);

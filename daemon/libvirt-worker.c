@@ -35,12 +35,46 @@ struct LibvirtWorker {
         char *uri;
         GThread *thread;
         GAsyncQueue *jobs;      /* Job*: main -> worker */
-        GAsyncQueue *results;   /* Job*: worker -> main */
+        GAsyncQueue *results;   /* Job*: worker -> main, and events */
 
         GMutex lock;
         GCond exited_cond;
         bool exited;
+
+        /* Set before the first connection, read by the event thread. */
+        LibvirtJobDone event_handler;
+        void *event_userdata;
+
+        /* Only the worker thread touches these. */
+        virConnectPtr conn;
+        int callback_ids[4];
 };
+
+/* libvirt's default event loop runs on a thread of its own: it delivers
+ * domain events, keepalives and the close callback without the main loop
+ * ever calling into libvirt, so a wedged libvirtd can only stall that
+ * thread.  (A virEventRegisterImpl() on top of sd-event would put libvirt's
+ * socket handling on the bus thread; we want them apart.)  It is started
+ * once per process and runs until exit. */
+static gpointer event_thread(gpointer p) {
+        for (;;)
+                if (virEventRunDefaultImpl() < 0)
+                        log_warning("libvirt event loop: %s", virGetLastErrorMessage());
+        return NULL;
+}
+
+static int start_event_thread(void) {
+        static gsize started = 0;
+
+        if (g_once_init_enter(&started)) {
+                int r = virEventRegisterDefaultImpl();
+
+                if (r == 0)
+                        g_thread_unref(g_thread_new("libvirt-events", event_thread, NULL));
+                g_once_init_leave(&started, r == 0 ? 1 : 2);
+        }
+        return started == 1 ? 0 : -EIO;
+}
 
 static void job_free(Job *j) {
         if (!j || j == &quit_job)
@@ -55,25 +89,122 @@ static void silent_libvirt_error(void *userdata, virErrorPtr error) {
          * that matter ourselves, with context. */
 }
 
+static void wake_main(LibvirtWorker *w) {
+        uint64_t one = 1;
+
+        if (write(w->efd, &one, sizeof one) < 0)
+                log_warning_errno(errno, "Failed to wake the main loop: %m");
+}
+
+/* --- events: from the event thread to the main loop --- */
+
+void libvirt_event_free(LibvirtEvent *e) {
+        if (!e)
+                return;
+        g_free(e->domain);
+        g_free(e);
+}
+
+static void post_event(LibvirtWorker *w, LibvirtEventKind kind, virDomainPtr dom) {
+        LibvirtEvent *e;
+        Job *j;
+
+        if (!w->event_handler)
+                return;
+        e = g_new0(LibvirtEvent, 1);
+        e->kind = kind;
+        e->domain = dom ? g_strdup(virDomainGetName(dom)) : NULL;
+        j = g_new0(Job, 1);
+        j->job = e;
+        j->done = w->event_handler;
+        j->free_job = (GDestroyNotify) libvirt_event_free;
+        j->userdata = w->event_userdata;
+        g_async_queue_push(w->results, j);
+        wake_main(w);
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
+        post_event(opaque, LIBVIRT_EVENT_DOMAIN, dom);
+        return 0;
+}
+
+static void on_device_event(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque) {
+        post_event(opaque, LIBVIRT_EVENT_DOMAIN, dom);
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque) {
+        post_event(opaque, LIBVIRT_EVENT_CLOSED, NULL);
+}
+
+static void drop_connection(LibvirtWorker *w) {
+        if (!w->conn)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(w->callback_ids); i++)
+                if (w->callback_ids[i] >= 0)
+                        (void) virConnectDomainEventDeregisterAny(w->conn, w->callback_ids[i]);
+        (void) virConnectUnregisterCloseCallback(w->conn, on_close);
+        virConnectClose(w->conn);
+        w->conn = NULL;
+}
+
+static void watch_connection(LibvirtWorker *w) {
+        static const int ids[] = {
+                VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+                VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+        };
+
+        G_STATIC_ASSERT(G_N_ELEMENTS(ids) == G_N_ELEMENTS(((LibvirtWorker *) NULL)->callback_ids));
+        for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
+                virConnectDomainEventGenericCallback cb = ids[i] == VIR_DOMAIN_EVENT_ID_LIFECYCLE
+                        ? VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle)
+                        : VIR_DOMAIN_EVENT_CALLBACK(on_device_event);
+
+                w->callback_ids[i] = virConnectDomainEventRegisterAny(w->conn, NULL, ids[i], cb, w, NULL);
+                if (w->callback_ids[i] < 0)
+                        log_warning("Cannot follow libvirt event %d: %s", ids[i], virGetLastErrorMessage());
+        }
+        /* A dead peer is noticed within interval * (count + 1) seconds even
+         * when its socket stays open (a hung libvirtd). */
+        if (virConnectSetKeepAlive(w->conn, 5, 3) < 0)
+                log_debug("No libvirt keepalive: %s", virGetLastErrorMessage());
+        if (virConnectRegisterCloseCallback(w->conn, on_close, w, NULL) < 0)
+                log_warning("Cannot watch the libvirt connection: %s", virGetLastErrorMessage());
+}
+
+/* The worker's connection, alive, or NULL with *ERROR set.  Opens (and
+ * watches) a new one when there is none or the old one died. */
+static virConnectPtr worker_connection(LibvirtWorker *w, char **error) {
+        if (w->conn && virConnectIsAlive(w->conn) == 1)
+                return w->conn;
+        drop_connection(w);
+
+        w->conn = virConnectOpen(w->uri);
+        if (!w->conn) {
+                if (error)
+                        *error = g_strdup(virGetLastErrorMessage());
+                return NULL;
+        }
+        watch_connection(w);
+        return w->conn;
+}
+
 static gpointer worker_thread(gpointer p) {
         LibvirtWorker *w = p;
-        virConnectPtr conn = NULL;
 
         for (;;) {
                 Job *j = g_async_queue_pop(w->jobs);
-                uint64_t one = 1;
 
                 if (j == &quit_job)
                         break;
 
-                j->run(&conn, w->uri, j->job);
+                j->run(w, j->job);
                 g_async_queue_push(w->results, j);
-                if (write(w->efd, &one, sizeof one) < 0)
-                        log_warning_errno(errno, "Failed to wake the main loop: %m");
+                wake_main(w);
         }
 
-        if (conn)
-                virConnectClose(conn);
+        drop_connection(w);
 
         g_mutex_lock(&w->lock);
         w->exited = true;
@@ -105,6 +236,8 @@ int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret) {
         if (virInitialize() < 0)
                 return log_error_errno(EIO, "Failed to initialise libvirt");
         virSetErrorFunc(NULL, silent_libvirt_error);
+        if (start_event_thread() < 0)
+                return log_error_errno(EIO, "Failed to start libvirt's event loop: %s", virGetLastErrorMessage());
 
         w = g_new0(LibvirtWorker, 1);
         w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -119,6 +252,8 @@ int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret) {
         (void) sd_event_source_set_description(w->result_source, "libvirt-results");
 
         w->uri = g_strdup(uri);
+        for (size_t i = 0; i < ELEMENTSOF(w->callback_ids); i++)
+                w->callback_ids[i] = -1;
         w->jobs = g_async_queue_new();
         w->results = g_async_queue_new();
         g_mutex_init(&w->lock);
@@ -252,29 +387,20 @@ static void scan_domain(LibvirtScan *s, virDomainPtr d) {
         }
 }
 
-static void scan_run(virConnectPtr *conn, const char *uri, void *job) {
+static void scan_run(LibvirtWorker *w, void *job) {
         LibvirtScan *s = job;
         virDomainPtr *domains = NULL;
+        virConnectPtr conn;
         int n;
 
-        if (*conn && virConnectIsAlive(*conn) != 1) {
-                virConnectClose(*conn);
-                *conn = NULL;
-        }
+        conn = worker_connection(w, &s->error);
+        if (!conn)
+                return;
 
-        if (!*conn) {
-                *conn = virConnectOpen(uri);
-                if (!*conn) {
-                        s->error = g_strdup(virGetLastErrorMessage());
-                        return;
-                }
-        }
-
-        n = virConnectListAllDomains(*conn, &domains, 0);
+        n = virConnectListAllDomains(conn, &domains, 0);
         if (n < 0) {
                 s->error = g_strdup(virGetLastErrorMessage());
-                virConnectClose(*conn);
-                *conn = NULL;
+                drop_connection(w);
                 return;
         }
 
@@ -284,9 +410,9 @@ static void scan_run(virConnectPtr *conn, const char *uri, void *job) {
         }
         free(domains);
 
-        if (virConnectGetLibVersion(*conn, &s->lib_version) < 0)
+        if (virConnectGetLibVersion(conn, &s->lib_version) < 0)
                 s->lib_version = 0;
-        if (virConnectGetVersion(*conn, &s->hv_version) < 0)
+        if (virConnectGetVersion(conn, &s->hv_version) < 0)
                 s->hv_version = 0;
 
         s->connected = true;
@@ -306,27 +432,12 @@ void libvirt_worker_submit_scan(LibvirtWorker *w, LibvirtJobDone done, void *use
 
 /* --- per-domain jobs --- */
 
-/* A connection that is usable now, reopening a dead one once. */
-static virConnectPtr ensure_connection(virConnectPtr *conn, const char *uri) {
-        if (*conn && virConnectIsAlive(*conn) == 1)
-                return *conn;
-        if (*conn) {
-                virConnectClose(*conn);
-                *conn = NULL;
-        }
-        *conn = virConnectOpen(uri);
-        return *conn;
-}
-
-static LibvirtStatus lookup_domain(virConnectPtr *conn, const char *uri, const char *name,
-                                   virDomainPtr *ret, char **error) {
-        virConnectPtr c = ensure_connection(conn, uri);
+static LibvirtStatus lookup_domain(LibvirtWorker *w, const char *name, virDomainPtr *ret, char **error) {
+        virConnectPtr c = worker_connection(w, error);
         virErrorPtr e;
 
-        if (!c) {
-                *error = g_strdup(virGetLastErrorMessage());
+        if (!c)
                 return LIBVIRT_ERR_UNAVAILABLE;
-        }
 
         *ret = virDomainLookupByName(c, name);
         if (*ret)
@@ -352,13 +463,13 @@ void libvirt_domain_info_free(LibvirtDomainInfo *i) {
         g_free(i);
 }
 
-static void inspect_run(virConnectPtr *conn, const char *uri, void *job) {
+static void inspect_run(LibvirtWorker *w, void *job) {
         LibvirtDomainInfo *i = job;
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         virDomainPtr d = NULL;
         char *xml, *caps;
 
-        i->status = lookup_domain(conn, uri, i->name, &d, &i->error);
+        i->status = lookup_domain(w, i->name, &d, &i->error);
         if (i->status != LIBVIRT_OK)
                 return;
 
@@ -368,7 +479,7 @@ static void inspect_run(virConnectPtr *conn, const char *uri, void *job) {
         i->persistent = virDomainIsPersistent(d) == 1;
 
         xml = virDomainGetXMLDesc(d, 0);
-        caps = virConnectGetCapabilities(*conn);
+        caps = virConnectGetCapabilities(w->conn);
         if (xml && vdpa_domain_xml_numa_nodes(xml, caps, i->numa_nodes) < 0)
                 log_warning("Cannot read the NUMA placement of domain '%s'", i->name);
         free(xml);
@@ -421,13 +532,13 @@ static unsigned detach_flags(virDomainPtr d, const LibvirtDeviceOp *op) {
         return flags;
 }
 
-static void device_op_run(virConnectPtr *conn, const char *uri, void *job) {
+static void device_op_run(LibvirtWorker *w, void *job) {
         LibvirtDeviceOp *op = job;
         unsigned flags = 0;
         virDomainPtr d = NULL;
         int r;
 
-        op->status = lookup_domain(conn, uri, op->domain, &d, &op->error);
+        op->status = lookup_domain(w, op->domain, &d, &op->error);
         if (op->status != LIBVIRT_OK)
                 return;
 
@@ -449,7 +560,7 @@ static void device_op_run(virConnectPtr *conn, const char *uri, void *job) {
                        : virDomainAttachDeviceFlags(d, op->xml, flags);
         if (r < 0) {
                 op->error = g_strdup(virGetLastErrorMessage());
-                op->status = virConnectIsAlive(*conn) == 1 ? LIBVIRT_ERR_FAILED : LIBVIRT_ERR_UNAVAILABLE;
+                op->status = virConnectIsAlive(w->conn) == 1 ? LIBVIRT_ERR_FAILED : LIBVIRT_ERR_UNAVAILABLE;
         }
         virDomainFree(d);
 }
@@ -460,4 +571,53 @@ static void device_op_free_notify(void *p) {
 
 void libvirt_worker_submit_device_op(LibvirtWorker *w, LibvirtDeviceOp *op, LibvirtJobDone done, void *userdata) {
         libvirt_worker_submit(w, op, device_op_run, done, device_op_free_notify, userdata);
+}
+
+/* --- migration check --- */
+
+void libvirt_migration_info_free(LibvirtMigrationInfo *i) {
+        if (!i)
+                return;
+        g_free(i->name);
+        g_free(i->error);
+        if (i->chardevs)
+                g_ptr_array_unref(i->chardevs);
+        g_free(i);
+}
+
+static void migration_run(LibvirtWorker *w, void *job) {
+        LibvirtMigrationInfo *i = job;
+        virDomainPtr d = NULL;
+        char *xml;
+
+        i->status = lookup_domain(w, i->name, &d, &i->error);
+        if (i->status != LIBVIRT_OK)
+                return;
+
+        /* What would move is the running definition. */
+        i->active = virDomainIsActive(d) == 1;
+        xml = virDomainGetXMLDesc(d, 0);
+        if (!xml || vdpa_domain_xml_vdpa_sources(xml, strlen(xml), i->chardevs) < 0) {
+                i->status = LIBVIRT_ERR_FAILED;
+                i->error = g_strdup(xml ? "cannot parse the domain XML" : virGetLastErrorMessage());
+        }
+        free(xml);
+        if (virConnectGetLibVersion(w->conn, &i->lib_version) < 0)
+                i->lib_version = 0;
+        if (virConnectGetVersion(w->conn, &i->hv_version) < 0)
+                i->hv_version = 0;
+        virDomainFree(d);
+}
+
+void libvirt_worker_submit_migration_check(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
+        LibvirtMigrationInfo *i = g_new0(LibvirtMigrationInfo, 1);
+
+        i->name = g_strdup(domain);
+        i->chardevs = g_ptr_array_new_with_free_func(g_free);
+        libvirt_worker_submit(w, i, migration_run, done, (GDestroyNotify) libvirt_migration_info_free, userdata);
+}
+
+void libvirt_worker_set_event_handler(LibvirtWorker *w, LibvirtJobDone handler, void *userdata) {
+        w->event_handler = handler;
+        w->event_userdata = userdata;
 }

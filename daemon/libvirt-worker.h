@@ -13,9 +13,8 @@
 typedef struct LibvirtWorker LibvirtWorker;
 typedef struct _virConnect *virConnectPtr;
 
-/* Runs on the worker thread.  *CONN is the worker's connection (NULL when
- * not connected; the function may open one and store it). */
-typedef void (*LibvirtJobRun)(virConnectPtr *conn, const char *uri, void *job);
+/* Runs on the worker thread, which owns the connection. */
+typedef void (*LibvirtJobRun)(LibvirtWorker *w, void *job);
 /* Runs on the main thread after RUN returned; owns JOB afterwards. */
 typedef void (*LibvirtJobDone)(void *job, void *userdata);
 
@@ -85,3 +84,38 @@ void libvirt_device_op_free(LibvirtDeviceOp *op);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtDeviceOp, libvirt_device_op_free)
 /* Takes ownership of OP. */
 void libvirt_worker_submit_device_op(LibvirtWorker *w, LibvirtDeviceOp *op, LibvirtJobDone done, void *userdata);
+
+/* Is live migration of a domain possible: its vDPA sources and the
+ * versions that policy "auto" judges by. */
+typedef struct LibvirtMigrationInfo {
+        char *name;                  /* in */
+        LibvirtStatus status;
+        char *error;
+        bool active;
+        GPtrArray *chardevs;         /* char*: vDPA sources of its running definition */
+        unsigned long lib_version;
+        unsigned long hv_version;
+} LibvirtMigrationInfo;
+
+void libvirt_migration_info_free(LibvirtMigrationInfo *i);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtMigrationInfo, libvirt_migration_info_free)
+void libvirt_worker_submit_migration_check(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata);
+
+/* What libvirt tells without being asked. */
+typedef enum {
+        LIBVIRT_EVENT_DOMAIN,        /* a domain was defined, undefined, started, stopped, or
+                                      * gained or lost a device */
+        LIBVIRT_EVENT_CLOSED,        /* the connection is gone */
+} LibvirtEventKind;
+
+typedef struct LibvirtEvent {
+        LibvirtEventKind kind;
+        char *domain;                /* NULL for CLOSED */
+} LibvirtEvent;
+
+void libvirt_event_free(LibvirtEvent *e);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtEvent, libvirt_event_free)
+
+/* HANDLER receives each LibvirtEvent* (and owns it) on the main loop.  Set
+ * it before the first job. */
+void libvirt_worker_set_event_handler(LibvirtWorker *w, LibvirtJobDone handler, void *userdata);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <libudev.h>
 #include <systemd/sd-bus.h>
@@ -30,6 +31,13 @@
 /* libvirt answers attach/detach in well under a second; a minute means it
  * is stuck, and the caller deserves an answer. */
 #define DEFAULT_LIBVIRT_TIMEOUT_SEC 60
+
+static uint64_t now(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * G_USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
 
 typedef struct Options {
         char *bus_address;
@@ -53,7 +61,24 @@ typedef struct Context {
         Broker *broker;
         Manager *manager;
         char *state_dir;
+        char *config_path;
+        bool config_must_exist;
+        char *libvirt_uri_override;
+
+        /* libvirt: one scan at a time; events during a scan ask for one
+         * more.  A lost connection is retried with a growing delay. */
+        bool scan_pending;
+        bool rescan_wanted;
+        bool libvirt_connected;
+        sd_event_source *reconnect_timer;
+        uint64_t reconnect_delay_usec;
+        uint64_t disconnected_since;
 } Context;
+
+/* Reconnect quickly after a libvirtd restart, without spinning when it is
+ * down for good. */
+#define RECONNECT_MIN_USEC (250 * 1000ULL)
+#define RECONNECT_MAX_USEC (2 * 1000 * 1000ULL)
 
 
 static void options_clear(Options *o) {
@@ -233,28 +258,100 @@ static void on_overflow(UdevMonitor *m, void *userdata) {
                 log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
 }
 
+static void request_scan(Context *c);
+
+static int on_reconnect_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Context *c = userdata;
+
+        c->reconnect_timer = sd_event_source_disable_unref(c->reconnect_timer);
+        request_scan(c);
+        return 0;
+}
+
+static void schedule_reconnect(Context *c) {
+        int r;
+
+        if (c->reconnect_timer)
+                return;
+        c->reconnect_delay_usec = c->reconnect_delay_usec == 0 ? RECONNECT_MIN_USEC
+                : MIN(c->reconnect_delay_usec * 2, RECONNECT_MAX_USEC);
+        r = sd_event_add_time_relative(c->event, &c->reconnect_timer, CLOCK_MONOTONIC,
+                                       c->reconnect_delay_usec, 0, on_reconnect_timer, c);
+        if (r < 0)
+                log_error_errno(r, "Cannot schedule a libvirt reconnect: %m");
+}
+
+static void set_connected(Context *c, bool connected, unsigned long lib_version, unsigned long hv_version) {
+        ManagerLibvirtState s = {
+                .connected = connected,
+                .lib_version = lib_version,
+                .hv_version = hv_version,
+        };
+
+        if (connected && !c->libvirt_connected && c->disconnected_since)
+                log_info("Reconnected to libvirt at %s after %.1f s", c->config->libvirt_uri,
+                         (double) (now(CLOCK_MONOTONIC) - c->disconnected_since) / G_USEC_PER_SEC);
+        if (!connected && c->libvirt_connected)
+                c->disconnected_since = now(CLOCK_MONOTONIC);
+        c->libvirt_connected = connected;
+        broker_set_libvirt_connected(c->broker, connected);
+        manager_set_libvirt_state(c->manager, &s);
+}
+
 static void on_scan_done(void *job, void *userdata) {
         g_autoptr(LibvirtScan) scan = job;
         Context *c = userdata;
-        ManagerLibvirtState s = {
-                .connected = scan->connected,
-                .lib_version = scan->lib_version,
-                .hv_version = scan->hv_version,
-        };
 
-        broker_set_libvirt_connected(c->broker, scan->connected);
+        c->scan_pending = false;
         if (!scan->connected) {
                 log_warning("Cannot reach libvirt at %s: %s", c->config->libvirt_uri,
                             scan->error ? scan->error : "unknown error");
-                manager_set_libvirt_state(c->manager, &s);
+                /* Keep what we knew: reads go on from the last known state. */
+                set_connected(c, false, 0, 0);
+                schedule_reconnect(c);
                 return;
         }
 
-        log_info("Connected to libvirt at %s; %u vDPA device(s) used by domains",
-                 c->config->libvirt_uri, g_hash_table_size(scan->usage));
+        log_debug("libvirt at %s: %u vDPA device(s) used by domains",
+                  c->config->libvirt_uri, g_hash_table_size(scan->usage));
+        c->reconnect_delay_usec = 0;
         inventory_set_domain_usage(c->inventory, scan->usage);
         broker_reconcile(c->broker, scan->usage);
-        manager_set_libvirt_state(c->manager, &s);
+        set_connected(c, true, scan->lib_version, scan->hv_version);
+
+        if (c->rescan_wanted) {
+                c->rescan_wanted = false;
+                request_scan(c);
+        }
+}
+
+/* libvirt is the ground truth: whatever it tells, re-read it whole.  A scan
+ * is a handful of calls per domain, events are rare, and a full re-read
+ * cannot get out of step the way incremental patching can. */
+static void request_scan(Context *c) {
+        if (c->scan_pending) {
+                c->rescan_wanted = true;
+                return;
+        }
+        c->scan_pending = true;
+        libvirt_worker_submit_scan(c->worker, on_scan_done, c);
+}
+
+static void on_libvirt_event(void *job, void *userdata) {
+        g_autoptr(LibvirtEvent) e = job;
+        Context *c = userdata;
+
+        switch (e->kind) {
+        case LIBVIRT_EVENT_DOMAIN:
+                log_debug("libvirt: domain '%s' changed", strempty(e->domain));
+                request_scan(c);
+                break;
+        case LIBVIRT_EVENT_CLOSED:
+                log_warning("Lost the connection to libvirt at %s; reconnecting", c->config->libvirt_uri);
+                set_connected(c, false, 0, 0);
+                request_scan(c);
+                break;
+        }
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -280,26 +377,69 @@ static void context_clear(Context *c) {
         g_clear_pointer(&c->udev, udev_unref);
         g_clear_pointer(&c->config, vdpa_config_free);
         g_clear_pointer(&c->state_dir, g_free);
+        g_clear_pointer(&c->config_path, g_free);
+        g_clear_pointer(&c->libvirt_uri_override, g_free);
+        c->reconnect_timer = sd_event_source_disable_unref(c->reconnect_timer);
         c->event = sd_event_unref(c->event);
+}
+
+static VdpaConfig *read_config(Context *c, GError **error) {
+        VdpaConfig *config = vdpa_config_load(c->config_path, c->config_must_exist, error);
+
+        if (config && c->libvirt_uri_override) {
+                g_free(config->libvirt_uri);
+                config->libvirt_uri = g_strdup(c->libvirt_uri_override);
+        }
+        return config;
 }
 
 static int load_config(const Options *o, Context *c) {
         g_autoptr(GError) error = NULL;
-        const char *path = o->config_path ? o->config_path : VDPA_DEFAULT_CONFIG_FILE;
 
-        c->config = vdpa_config_load(path, o->config_given, &error);
+        c->config_path = g_strdup(o->config_path ? o->config_path : VDPA_DEFAULT_CONFIG_FILE);
+        c->config_must_exist = o->config_given;
+        c->libvirt_uri_override = g_strdup(o->libvirt_uri);
+
+        c->config = read_config(c, &error);
         if (!c->config)
                 return log_error_errno(EINVAL, "%s", error->message);
+        return 0;
+}
 
-        if (o->libvirt_uri) {
-                g_free(c->config->libvirt_uri);
-                c->config->libvirt_uri = g_strdup(o->libvirt_uri);
+/* SIGHUP: read the configuration again; a bad file keeps the old one. */
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VdpaConfig) next = NULL;
+        Context *c = userdata;
+        VdpaConfig *old;
+
+        (void) sd_notify(false, "RELOADING=1");
+        next = read_config(c, &error);
+        if (!next) {
+                log_error("Not reloading: %s; keeping the configuration in force", error->message);
+                (void) sd_notify(false, "READY=1");
+                return 0;
         }
+        if (!streq_ptr(next->libvirt_uri, c->config->libvirt_uri))
+                log_warning("[Libvirt] Uri changed to %s; it takes effect at the next start", next->libvirt_uri);
+        /* The URI is fixed for the life of the process (LibvirtUri is const). */
+        g_free(next->libvirt_uri);
+        next->libvirt_uri = g_strdup(c->config->libvirt_uri);
+
+        old = c->config;
+        c->config = TAKE_PTR(next);
+        inventory_set_config(c->inventory, c->config);
+        broker_set_config(c->broker, c->config);
+        manager_set_config(c->manager, c->config);
+        vdpa_config_free(old);
+
+        log_info("Reloaded %s", c->config_path);
+        (void) sd_notify(false, "READY=1");
         return 0;
 }
 
 static int setup_signals(Context *c) {
-        static const int sigs[] = { SIGTERM, SIGINT };
+        static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
         sigset_t mask;
         int r;
 
@@ -311,7 +451,7 @@ static int setup_signals(Context *c) {
                 return log_error_errno(r, "Failed to block signals: %m");
 
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
-                r = sd_event_add_signal(c->event, NULL, sigs[i], on_signal, c);
+                r = sd_event_add_signal(c->event, NULL, sigs[i], sigs[i] == SIGHUP ? on_reload : on_signal, c);
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch signal %d: %m", sigs[i]);
         }
@@ -360,6 +500,7 @@ static int setup_claims(const Options *o, Context *c) {
         r = libvirt_worker_new(c->event, c->config->libvirt_uri, &c->worker);
         if (r < 0)
                 return r;
+        libvirt_worker_set_event_handler(c->worker, on_libvirt_event, c);
 
         p = (BrokerParams) {
                 .event = c->event,
@@ -447,7 +588,7 @@ static int run(int argc, char *argv[]) {
         /* libvirt asynchronous: an unreachable or hung libvirtd must not
          * delay the name or the first answer.  Roll-backs of unfinished
          * claims were queued first, so the scan sees their outcome. */
-        libvirt_worker_submit_scan(c.worker, on_scan_done, &c);
+        request_scan(&c);
 
         (void) sd_notify(false, "READY=1");
         notify_status(&c);

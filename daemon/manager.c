@@ -188,10 +188,10 @@ static int method_release(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return broker_method_release(msg, m->broker, error);
 }
 
-static int method_not_yet(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                 "%s is not implemented yet in vdpa-manager " PACKAGE_VERSION,
-                                 sd_bus_message_get_member(msg));
+static int method_check_migration(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return broker_method_check_migration(msg, m->broker, error);
 }
 
 /* --- properties --- */
@@ -277,7 +277,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("CheckMigration",
                                 SD_BUS_ARGS("s", domain),
                                 SD_BUS_NO_RESULT,
-                                method_not_yet, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_check_migration, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("DeviceAdded", SD_BUS_ARGS("s", name, "a{sv}", device), 0),
         SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", name), 0),
@@ -323,6 +323,18 @@ void manager_device_event(Manager *m, InventoryEvent ev, const VdpaDevice *dev) 
                 log_warning_errno(r, "Failed to emit %s(%s): %m", member, dev->hw.name);
 
         emit_capabilities_if_changed(m);
+}
+
+void manager_set_config(Manager *m, const VdpaConfig *config) {
+        bool policy_changed = m->config->live_migration != config->live_migration;
+        int r;
+
+        m->config = config;
+        if (!policy_changed)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, VDPA_OBJECT_PATH, VDPA_INTERFACE, "LiveMigration", NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit PropertiesChanged(LiveMigration): %m");
 }
 
 void manager_set_libvirt_state(Manager *m, const ManagerLibvirtState *s) {

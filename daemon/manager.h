@@ -31,5 +31,8 @@ void manager_device_event(Manager *m, InventoryEvent ev, const VdpaDevice *dev);
 
 void manager_set_libvirt_state(Manager *m, const ManagerLibvirtState *s);
 
+/* After a reload; CONFIG is borrowed.  Announces a new LiveMigration. */
+void manager_set_config(Manager *m, const VdpaConfig *config);
+
 /* Serialise one device as the a{sv} of DESIGN.md §2. */
 int manager_append_device(sd_bus_message *reply, const VdpaDevice *d);

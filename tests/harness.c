@@ -442,13 +442,24 @@ static gboolean spawn_bus(VdpaTestBus *bus, GError **error)
                 close(log_fd);
                 return FALSE;
         }
-        ok = g_spawn_async_with_pipes_and_fds(bus->tmpdir, argv, (const char *const *) envp,
-                                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                              G_SPAWN_STDIN_FROM_DEV_NULL,
+        /* stdin from an fd opened here, not by the child (see below). */
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
+                return FALSE;
+        }
+        /* No working directory: GLib would chdir() in the forked child,
+         * and umockdev's preload intercepts chdir() behind a lock that
+         * another thread of ours may have held at fork time (a deadlock
+         * seen in the claim tests); it would open() /dev/null there too.
+         * The child only dup2()s and execs. */
+        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *) envp,
+                                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
                                               child_setup, GINT_TO_POINTER(getpid()),
-                                              -1, log_fd, log_fd,
+                                              null_fd, log_fd, log_fd,
                                               &pipe_fds[1], &target, 1,
                                               &bus->bus_pid, NULL, NULL, NULL, error);
+        close(null_fd);
         close(pipe_fds[1]);
         close(log_fd);
         if (ok)
@@ -778,13 +789,24 @@ GPid vdpa_test_daemon_start(VdpaTestBus *bus, const char *const *extra_args, GEr
         cmdline = g_strjoinv(" ", argv);
         g_test_message("harness: starting %s", cmdline);
 
-        ok = g_spawn_async_with_pipes_and_fds(bus->tmpdir, (const char *const *) argv,
+        /* stdin from an fd opened here, not by the child (see below). */
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
+                return FALSE;
+        }
+        /* No working directory: GLib would chdir() in the forked child,
+         * and umockdev's preload intercepts chdir() behind a lock that
+         * another thread of ours may have held at fork time (a deadlock
+         * seen in the claim tests); it would open() /dev/null there too.
+         * The child only dup2()s and execs. */
+        ok = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) argv,
                                               (const char *const *) envp,
-                                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                              G_SPAWN_STDIN_FROM_DEV_NULL,
+                                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
                                               child_setup, GINT_TO_POINTER(getpid()),
-                                              -1, log_fd, log_fd, NULL, NULL, 0,
+                                              null_fd, log_fd, log_fd, NULL, NULL, 0,
                                               &bus->daemon_pid, NULL, NULL, NULL, error);
+        close(null_fd);
         close(log_fd);
         if (!ok)
                 return 0;
@@ -971,24 +993,6 @@ char *vdpa_test_error_name(const GError *error)
 
 /* ---- calls from another user ---- */
 
-typedef struct {
-        pid_t parent;
-        uid_t uid;
-        gid_t gid;
-} AsUid;
-
-static void as_uid_setup(gpointer user_data)
-{
-        const AsUid *a = user_data;
-
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != a->parent)
-                _exit(127);
-        if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
-            setresuid(a->uid, a->uid, a->uid) < 0)
-                _exit(126);
-}
-
 /* "Error: GDBus.Error:NAME: MESSAGE" → a GError carrying NAME. */
 static GError *error_from_gdbus_output(const char *err, int code)
 {
@@ -1018,9 +1022,16 @@ GVariant *vdpa_test_call_as_uid_full(VdpaTestBus *bus, uid_t uid, gid_t gid,
         g_autoptr(GStrvBuilder) b = g_strv_builder_new();
         g_auto(GStrv) argv = NULL, envp = g_get_environ();
         g_autofree char *out = NULL, *err = NULL;
-        AsUid a = { .parent = getpid(), .uid = uid, .gid = gid };
         int status;
 
+        /* setpriv rather than a child_setup function: without one GLib
+         * spawns through posix_spawn(), whose child never runs code that
+         * umockdev's preload intercepts (a fork()ed child of this threaded
+         * process could block on a lock another thread held at fork time). */
+        strv_take(b, g_strdup("setpriv"));
+        strv_take(b, g_strdup_printf("--reuid=%u", (unsigned) uid));
+        strv_take(b, g_strdup_printf("--regid=%u", (unsigned) gid));
+        g_strv_builder_addv(b, (const char *[]) { "--clear-groups", "--pdeathsig=KILL", "--", NULL });
         g_strv_builder_addv(b, (const char *[]) {
                 "gdbus", "call", "--address", bus->address, "--dest", destination,
                 "--object-path", path, "--timeout", "30", NULL });
@@ -1039,8 +1050,8 @@ GVariant *vdpa_test_call_as_uid_full(VdpaTestBus *bus, uid_t uid, gid_t gid,
         envp = g_environ_unsetenv(envp, "LD_PRELOAD");
         envp = g_environ_unsetenv(envp, "UMOCKDEV_DIR");
 
-        if (!g_spawn_sync("/", argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                          as_uid_setup, &a, &out, &err, &status, error))
+        if (!g_spawn_sync(NULL, argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
+                          NULL, NULL, &out, &err, &status, error))
                 return NULL;
         if (!g_spawn_check_wait_status(status, NULL)) {
                 g_propagate_error(error, error_from_gdbus_output(err, status_to_code(status)));

@@ -584,12 +584,23 @@ static gboolean spawn_daemon(VdpaTestLibvirtd *d, GError **error)
         argv[0] = script;
         argv[1] = d->dir;
         argv[2] = NULL;
-        ok = g_spawn_async_with_pipes_and_fds(d->dir, argv, (const char *const *) envp,
-                                              G_SPAWN_DO_NOT_REAP_CHILD |
-                                              G_SPAWN_STDIN_FROM_DEV_NULL,
+        /* stdin from an fd opened here, not by the child (see below). */
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
+                return FALSE;
+        }
+        /* No working directory: GLib would chdir() in the forked child,
+         * and umockdev's preload intercepts chdir() behind a lock that
+         * another thread of ours may have held at fork time (a deadlock
+         * seen in the claim tests); it would open() /dev/null there too.
+         * The child only dup2()s and execs. */
+        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *) envp,
+                                              G_SPAWN_DO_NOT_REAP_CHILD,
                                               child_setup, GINT_TO_POINTER(getpid()),
-                                              -1, fd, fd, NULL, NULL, 0,
+                                              null_fd, fd, fd, NULL, NULL, 0,
                                               &d->pid, NULL, NULL, NULL, error);
+        close(null_fd);
         close(fd);
         return ok;
 }

@@ -218,12 +218,23 @@ static gboolean spawn_polkitd(VdpaTestPolkit *pk, const char *unshare, const cha
                             "%s: %s", pk->log_path, g_strerror(errno));
                 return FALSE;
         }
-        ok = g_spawn_async_with_pipes_and_fds("/", argv, (const char *const *) envp,
-                                              G_SPAWN_DO_NOT_REAP_CHILD |
-                                              G_SPAWN_STDIN_FROM_DEV_NULL,
+        /* stdin from an fd opened here, not by the child (see below). */
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
+                return FALSE;
+        }
+        /* No working directory: GLib would chdir() in the forked child,
+         * and umockdev's preload intercepts chdir() behind a lock that
+         * another thread of ours may have held at fork time (a deadlock
+         * seen in the claim tests); it would open() /dev/null there too.
+         * The child only dup2()s and execs. */
+        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *) envp,
+                                              G_SPAWN_DO_NOT_REAP_CHILD,
                                               polkit_child_setup, GINT_TO_POINTER(getpid()),
-                                              -1, log_fd, log_fd, NULL, NULL, 0,
+                                              null_fd, log_fd, log_fd, NULL, NULL, 0,
                                               &pk->unshare_pid, NULL, NULL, NULL, error);
+        close(null_fd);
         close(log_fd);
         return ok;
 }
@@ -413,9 +424,9 @@ gboolean vdpa_test_user_ensure(const char *name, uid_t *ret_uid, gid_t *ret_gid,
 
                 if (lookup_user(name, ret_uid, ret_gid))
                         return TRUE;
-                if (!g_spawn_sync("/", (char **) argv, NULL,
+                if (!g_spawn_sync(NULL, (char **) argv, NULL,
                                   G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                                  G_SPAWN_STDIN_FROM_DEV_NULL,
+                                  G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
                                   NULL, NULL, NULL, &err, &status, error))
                         return FALSE;
                 if (g_spawn_check_wait_status(status, NULL))

@@ -394,8 +394,6 @@ static void test_authorization(Fixture *f, gconstpointer data) {
 
 static void test_errors(Fixture *f, gconstpointer data) {
         g_autofree char *dom = new_domain(f, FALSE);
-        g_autoptr(GVariant) ok = NULL;
-        g_assert_nonnull(ok);
         static const struct {
                 const char *device;
                 const char *domain;
@@ -498,9 +496,9 @@ static char *claim_auto(Fixture *f, const char *dom, const char *policy, gint32 
 static void release_ok(Fixture *f, const char *dev) {
         g_autoptr(GError) e = NULL;
         g_autoptr(GVariant) r = release(f, dev, NULL, &e);
-        g_assert_nonnull(r);
 
         g_assert_no_error(e);
+        g_assert_nonnull(r);
 }
 
 static void test_auto_pick(Fixture *f, gconstpointer data) {
@@ -837,9 +835,9 @@ static void test_hung_libvirtd(Fixture *f, gconstpointer data) {
                 g_autoptr(GError) e = NULL;
                 gint64 s = g_get_monotonic_time();
                 g_autoptr(GVariant) r = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &e);
-                g_assert_nonnull(r);
 
                 g_assert_no_error(e);
+                g_assert_nonnull(r);
                 worst = MAX(worst, g_get_monotonic_time() - s);
                 vdpa_test_iterate(20);
         }
@@ -882,33 +880,58 @@ static void test_hung_libvirtd(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
-/* --- release of a claim whose domain is gone --- */
+/* --- release when the domain or the device is gone --- */
 
-static void test_release_force(Fixture *f, gconstpointer data) {
+static void test_release_gone(Fixture *f, gconstpointer data) {
         g_autofree char *dom = new_domain(f, FALSE);
+        g_autofree char *dom2 = new_domain(f, FALSE);
         g_autoptr(GError) e = NULL;
         g_autoptr(GVariant) r = NULL;
         GVariantBuilder o;
 
         start_daemon(f, NULL);
+
+        /* The domain goes: libvirt says so, and the claim goes with it. */
         r = claim(f, "vdpa0", dom, NULL, &e);
         g_assert_no_error(e);
         g_assert_true(vdpa_test_undefine_domain(uri(f), dom, &e));
-
+        for (int i = 0; i < 100; i++) {
+                g_autofree char *st = device_state(f, "vdpa0");
+                if (g_str_equal(st, "available"))
+                        break;
+                vdpa_test_iterate(10);
+        }
+        g_autofree char *st = device_state(f, "vdpa0");
+        g_assert_cmpstr(st, ==, "available");
         g_clear_pointer(&r, g_variant_unref);
         r = release(f, "vdpa0", NULL, &e);
-        vdpa_test_assert_error_name(e, VDPA_ERROR_NO_SUCH_DOMAIN);
-        g_assert_nonnull(strstr(e->message, "force"));
+        g_assert_null(r);
+        vdpa_test_assert_error_name(e, VDPA_ERROR_NOT_CLAIMED);
         g_clear_error(&e);
-        g_autofree char *st = device_state(f, "vdpa0");
-        g_assert_cmpstr(st, ==, "claimed");
 
+        /* The device goes (vdpa dev del): the claim stays until released,
+         * since the domain still names its chardev; release detaches it. */
+        r = claim(f, "fast1", dom2, NULL, &e);
+        g_assert_no_error(e);
+        g_assert_nonnull(r);
+        vdpa_testbed_remove(f->tb, "/sys/devices/pci0000:00/0000:00:02.0/0000:04:00.0/mlx5_core.sf.4/fast1");
+        for (int i = 0; i < 100; i++) {
+                g_autoptr(GError) e2 = NULL;
+                g_autoptr(GVariant) d = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", "fast1"), NULL, &e2);
+                if (!d)
+                        break;
+                vdpa_test_iterate(10);
+        }
         g_variant_builder_init(&o, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&o, "{sv}", "force", g_variant_new_boolean(TRUE));
-        r = release(f, "vdpa0", g_variant_builder_end(&o), &e);
+        g_clear_pointer(&r, g_variant_unref);
+        r = release(f, "fast1", g_variant_builder_end(&o), &e);
         g_assert_no_error(e);
-        g_autofree char *st2 = device_state(f, "vdpa0");
-        g_assert_cmpstr(st2, ==, "available");
+        g_assert_nonnull(r);
+        g_autofree char *x = domain_xml(f, dom2, TRUE);
+        g_assert_cmpuint(count_vdpa(x), ==, 0);
+        g_autofree char *state = state_file(f);
+        g_assert_null(strstr(state, "Device=fast1"));
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -958,7 +981,7 @@ int main(int argc, char *argv[]) {
         ADD("/claim/disconnect-race", test_disconnect_race);
         ADD("/claim/crash-safety", test_crash_safety);
         ADD("/claim/hung-libvirtd", test_hung_libvirtd);
-        ADD("/claim/release-force", test_release_force);
+        ADD("/claim/release-gone", test_release_gone);
         ADD("/claim/state-unwritable", test_state_unwritable);
 
         r = g_test_run();

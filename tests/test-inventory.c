@@ -24,6 +24,7 @@
 #include "device.h"
 #include "inventory.h"
 #include "log.h"
+#include "testbed.h"
 #include "udev-monitor.h"
 
 #define PORT_A "/sys/devices/pci0000:00/0000:00:02.0"
@@ -891,24 +892,9 @@ static void test_overflow(void) {
         udev_unref(udev);
 }
 
-/* umockdev carries uevents over an AF_UNIX datagram socket, whose queue
- * holds net.unix.max_dgram_qlen messages (10 by default) where the kernel's
- * netlink socket holds a whole receive buffer.  Its sender aborts when the
- * queue is full, so give this process a network namespace of its own with a
- * queue long enough for the bursts below; the host's setting is untouched. */
-static void make_uevent_queue_kernel_sized(void) {
-        int fd;
-
-        g_assert_cmpint(unshare(CLONE_NEWNET), ==, 0);
-        fd = open("/proc/sys/net/unix/max_dgram_qlen", O_WRONLY | O_CLOEXEC);
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(write(fd, "1024", 4), ==, 4);
-        g_assert_cmpint(close(fd), ==, 0);
-}
-
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        make_uevent_queue_kernel_sized();
+        vdpa_testbed_isolate_uevent_queue();
 
         if (g_getenv("VDPA_TEST_VERBOSE"))
                 log_set_max_level(LOG_DEBUG);

@@ -126,7 +126,7 @@ static Result run_argv(const char *const *argv, const char *const *env) {
         Result r = {};
         int status;
 
-        g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
                                    NULL, NULL, &r.out, &r.err, &status, &error));
         g_assert_no_error(error);
         g_assert_true(WIFEXITED(status));
@@ -671,10 +671,14 @@ static int documented_exit(const char *error_name) {
         return EXIT_FAIL;
 }
 
+static void wait_connected(Fixture *f, gboolean want);
+
 static void test_check_migration(Fixture *f, gconstpointer data) {
         const char *domains[] = { "test", "no-such-domain" };
 
         vdpa_test_daemon_start_or_die(f->bus, NULL);
+        /* CheckMigration asks libvirt: answers differ until it is connected. */
+        wait_connected(f, TRUE);
 
         for (size_t i = 0; i < G_N_ELEMENTS(domains); i++) {
                 g_autoptr(GError) error = NULL;
@@ -1045,7 +1049,7 @@ static void test_color(Fixture *f, gconstpointer data) {
                 g_autofree char *out = NULL;
                 int status;
 
-                g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
                                            NULL, NULL, &out, NULL, &status, &error));
                 g_assert_no_error(error);
                 g_assert_true(g_spawn_check_wait_status(status, NULL));
@@ -1056,7 +1060,7 @@ static void test_color(Fixture *f, gconstpointer data) {
                 g_strfreev(envp);
                 envp = client_env((const char *const[]) { "TERM", "xterm", "NO_COLOR", "1", NULL });
                 g_clear_pointer(&out, g_free);
-                g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
                                            NULL, NULL, &out, NULL, &status, &error));
                 g_assert_no_error(error);
                 g_assert_nonnull(strstr(out, "available"));
@@ -1086,7 +1090,7 @@ static void proc_start(Fixture *f, Proc *p, const char *const *args) {
         g_strv_builder_addv(b, (const char **) args);
         argv = g_strv_builder_end(b);
 
-        g_assert_true(g_spawn_async_with_pipes(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_SEARCH_PATH,
+        g_assert_true(g_spawn_async_with_pipes(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_SEARCH_PATH | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
                                                NULL, NULL, &p->pid, NULL, &p->out_fd, NULL, &error));
         g_assert_no_error(error);
         p->buf = g_string_new(NULL);
@@ -1266,7 +1270,7 @@ static char *complete(Fixture *f, const char *line_fmt) {
                 line = g_strjoinv(f ? vdpa_test_bus_get_address(f->bus) : "", parts);
         }
         const char *argv[] = { "bash", "-c", complete_sh, "complete", script, line, NULL };
-        g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, envp, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
                                    NULL, NULL, &out, &err, &status, &error));
         g_assert_no_error(error);
         if (!g_spawn_check_wait_status(status, NULL) || err[0])

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "testbed.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
@@ -138,4 +140,14 @@ void vdpa_testbed_add_card(UMockdevTestbed *tb, guint root_bus, int numa_node, g
                 vdpa_testbed_add_vdpa(tb, vdpa);
                 vdpa_testbed_bind_vhost(tb, vdpa, (int) (first_minor + i));
         }
+}
+
+void vdpa_testbed_isolate_uevent_queue(void) {
+        int fd;
+
+        g_assert_cmpint(unshare(CLONE_NEWNET), ==, 0);
+        fd = open("/proc/sys/net/unix/max_dgram_qlen", O_WRONLY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(write(fd, "1024", 4), ==, 4);
+        g_assert_cmpint(close(fd), ==, 0);
 }

@@ -41,3 +41,11 @@ void vdpa_testbed_remove(UMockdevTestbed *tb, const char *syspath);
  * ROOT_BUS+1; N_VFS at most 254. */
 void vdpa_testbed_add_card(UMockdevTestbed *tb, guint root_bus, int numa_node, guint n_vfs,
                            const char *prefix, guint first, guint first_minor);
+
+/* umockdev carries uevents over an AF_UNIX datagram socket, whose queue
+ * holds net.unix.max_dgram_qlen messages (10 by default) where the kernel's
+ * netlink socket holds a whole receive buffer, and its sender aborts when
+ * the queue is full.  Give the calling process (and every child it starts
+ * afterwards) a network namespace of its own with a kernel-sized queue; the
+ * host's setting is untouched.  Call first thing in main(). */
+void vdpa_testbed_isolate_uevent_queue(void);

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Figures 1 and 2: a small call and the bulk call, each against its floor
+ * on the same bus in the same run, at N = 16, 256, 1024 and 4096 devices.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "vdpa-names.h"
+
+#define ECHO_NAME "org.vdpa.Bench.Echo"
+#define FIGURE "calls"
+
+typedef struct {
+        guint n;
+        double get_ratio;
+        double devices_ms, echo_ms, blob_ms, scan_ms;
+} CallsResult;
+
+static uint64_t call_timed(sd_bus *bus, sd_bus_message *m)
+{
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        uint64_t t0 = bench_now_ns(), dt;
+        int r;
+
+        r = sd_bus_call(bus, m, 120 * 1000000ULL, &error, &reply);
+        dt = bench_now_ns() - t0;
+        if (r < 0)
+                g_error("%s failed: %s", sd_bus_message_get_member(m), error.message ? error.message : g_strerror(-r));
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        return dt;
+}
+
+static uint64_t time_get_device(sd_bus *bus, const char *name)
+{
+        uint64_t t0 = bench_now_ns();
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, VDPA_BUS_NAME, VDPA_OBJECT_PATH,
+                                                       VDPA_INTERFACE, "GetDevice"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", name), >=, 0);
+        (void) call_timed(bus, m);
+        sd_bus_message_unref(m);
+        return bench_now_ns() - t0;
+}
+
+static uint64_t time_simple(sd_bus *bus, const char *dest, const char *path, const char *iface,
+                            const char *method)
+{
+        uint64_t t0 = bench_now_ns();
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, dest, path, iface, method), >=, 0);
+        (void) call_timed(bus, m);
+        sd_bus_message_unref(m);
+        return bench_now_ns() - t0;
+}
+
+static uint64_t time_echo(sd_bus *bus, const void *data, size_t size)
+{
+        uint64_t t0 = bench_now_ns();
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, ECHO_NAME, "/", "org.vdpa.Bench", "Echo"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_array(m, 'y', data, size), >=, 0);
+        (void) call_timed(bus, m);
+        sd_bus_message_unref(m);
+        return bench_now_ns() - t0;
+}
+
+static uint64_t time_blob(sd_bus *bus, uint32_t size)
+{
+        uint64_t t0 = bench_now_ns();
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, ECHO_NAME, "/", "org.vdpa.Bench", "Blob"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "u", size), >=, 0);
+        (void) call_timed(bus, m);
+        sd_bus_message_unref(m);
+        return bench_now_ns() - t0;
+}
+
+static uint64_t time_scan(const char *root, guint expect)
+{
+        g_autoptr(GPtrArray) devs = g_ptr_array_new_with_free_func((GDestroyNotify) bench_scan_device_free);
+        uint64_t t0 = bench_now_ns(), dt;
+        guint n;
+
+        n = bench_sysfs_scan(root, devs);
+        dt = bench_now_ns() - t0;
+        g_assert_cmpuint(n, ==, expect);
+        return dt;
+}
+
+/* The service answers what the testbed holds: N devices, all available. */
+static void check_devices(VdpaTestBus *bus, guint n)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = vdpa_test_call(bus, "Devices", NULL, "(aa{sv})", &error);
+        g_autoptr(GVariant) list = NULL;
+        g_autoptr(GPtrArray) scanned = g_ptr_array_new_with_free_func((GDestroyNotify) bench_scan_device_free);
+
+        g_assert_no_error(error);
+        list = g_variant_get_child_value(r, 0);
+        g_assert_cmpuint(g_variant_n_children(list), ==, n);
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) d = g_variant_get_child_value(list, i);
+                const char *state;
+
+                g_assert_true(g_variant_lookup(d, VDPA_KEY_STATE, "&s", &state));
+                g_assert_cmpstr(state, ==, VDPA_STATE_AVAILABLE);
+        }
+        g_assert_cmpuint(bench_sysfs_scan("", scanned), ==, n);
+        for (guint i = 0; i < scanned->len; i++) {
+                const BenchScanDevice *d = scanned->pdata[i];
+
+                g_assert_cmpstr(d->driver, ==, "vhost_vdpa");
+                g_assert_cmphex(d->vendor, ==, 0x15b3);
+                g_assert_cmphex(d->device, ==, 0x101e);
+                g_assert_true(d->numa_node == 0 || d->numa_node == 1);
+        }
+}
+
+/* Where the time of one bulk call goes: CPU of the daemon (or the echo
+ * peer), of dbus-daemon and of this client, over K calls in a row. */
+static void attribute_one(VdpaTestBus *bus, sd_bus *sd, GPid server, const char *label, guint n,
+                          const void *payload, size_t size)
+{
+        const guint k = 40;
+        GPid broker = vdpa_test_bus_get_pid(bus);
+        uint64_t s0 = bench_cpu_ns(server), b0 = bench_cpu_ns(broker), c0 = bench_cpu_ns(0);
+        uint64_t t0 = bench_now_ns();
+        const char *parts[] = { "server", "dbus-daemon", "client", "wall" };
+        double v[4];
+
+        for (guint i = 0; i < k; i++)
+                if (payload)
+                        (void) time_echo(sd, payload, size);
+                else
+                        (void) time_simple(sd, VDPA_BUS_NAME, VDPA_OBJECT_PATH, VDPA_INTERFACE, "Devices");
+        v[0] = (bench_cpu_ns(server) - s0) / 1e6 / k;
+        v[1] = (bench_cpu_ns(broker) - b0) / 1e6 / k;
+        v[2] = (bench_cpu_ns(0) - c0) / 1e6 / k;
+        v[3] = (bench_now_ns() - t0) / 1e6 / k;
+        for (guint i = 0; i < 4; i++) {
+                g_autofree char *what = g_strdup_printf("(cpu) %s per call, N=%u: %s", label, n, parts[i]);
+
+                bench_report_value(FIGURE, what, v[i], "ms");
+        }
+}
+
+static void attribute_cpu(VdpaTestBus *bus, sd_bus *sd, GPid daemon, GPid echo, guint n,
+                          const void *payload, size_t size)
+{
+        attribute_one(bus, sd, daemon, "Devices()", n, NULL, 0);
+        attribute_one(bus, sd, echo, "Echo(ay)", n, payload, size);
+}
+
+static void run_n(guint n, CallsResult *res)
+{
+        g_autoptr(UMockdevTestbed) tb = NULL;
+        g_autoptr(VdpaTestBus) bus = NULL;
+        g_autoptr(BenchSamples) get = bench_samples_new(), ping = bench_samples_new();
+        g_autoptr(BenchSamples) devices = bench_samples_new(), echo = bench_samples_new();
+        g_autoptr(BenchSamples) blob = bench_samples_new(), scan = bench_samples_new();
+        g_autofree char *body_what = NULL;
+        g_autofree void *payload = NULL;
+        GPid daemon, echo_pid;
+        sd_bus *sd;
+        guint small_iters, bulk_iters;
+        gsize body;
+        uint64_t t0 = bench_now_ns();
+
+        tb = bench_host_new(n);
+        printf("# N=%u: host generated in %.1f s\n", n, (bench_now_ns() - t0) / 1e9);
+        bus = bench_bus_new();
+        echo_pid = bench_trivial_start(bus, ECHO_NAME);
+        daemon = bench_daemon_start(bus, NULL);
+        sd = bench_bus_connect(bus);
+        check_devices(bus, n);
+
+        /* 1: the small call against the smallest call the daemon answers */
+        small_iters = bench_iterations(2000, 50);
+        for (guint i = 0; i < 100; i++) {
+                (void) time_get_device(sd, "vdpa0");
+                (void) bench_time_ping(sd, VDPA_BUS_NAME);
+        }
+        for (guint i = 0; i < small_iters; i++) {
+                g_autofree char *name = g_strdup_printf("vdpa%u", (i * 7919u) % n);
+
+                /* ABAB, with the order flipped every round */
+                if (i % 2) {
+                        bench_samples_add(get, time_get_device(sd, name));
+                        bench_samples_add(ping, bench_time_ping(sd, VDPA_BUS_NAME));
+                } else {
+                        bench_samples_add(ping, bench_time_ping(sd, VDPA_BUS_NAME));
+                        bench_samples_add(get, time_get_device(sd, name));
+                }
+        }
+        bench_report_pair(FIGURE, "GetDevice", n, get, "Peer.Ping", ping, small_iters);
+        res->get_ratio = bench_samples_median_us(get) / bench_samples_median_us(ping);
+
+        /* 2: the bulk call against moving as many bytes, and against a scan */
+        body = bench_reply_body_size(bus, VDPA_BUS_NAME, "Devices");
+        g_assert_cmpuint(body, >=, 4);
+        payload = g_malloc0(body - 4);     /* ay: 4 bytes of length, then the bytes */
+        body_what = g_strdup_printf("Devices() reply body at N=%u", n);
+        bench_report_value(FIGURE, body_what, (double) body, "bytes");
+        bulk_iters = bench_iterations(n <= 16 ? 1000 : n <= 256 ? 300 : n <= 1024 ? 100 : 50, 5);
+        for (guint i = 0; i < 3; i++) {
+                (void) time_simple(sd, VDPA_BUS_NAME, VDPA_OBJECT_PATH, VDPA_INTERFACE, "Devices");
+                (void) time_echo(sd, payload, body - 4);
+                (void) time_blob(sd, body - 4);
+                (void) time_scan("", n);
+        }
+        for (guint i = 0; i < bulk_iters; i++)
+                /* rotate which goes first */
+                for (guint k = 0; k < 4; k++)
+                        switch ((i + k) % 4) {
+                        case 0:
+                                bench_samples_add(devices, time_simple(sd, VDPA_BUS_NAME, VDPA_OBJECT_PATH,
+                                                                       VDPA_INTERFACE, "Devices"));
+                                break;
+                        case 1:
+                                bench_samples_add(echo, time_echo(sd, payload, body - 4));
+                                break;
+                        case 2:
+                                bench_samples_add(blob, time_blob(sd, body - 4));
+                                break;
+                        case 3:
+                                bench_samples_add(scan, time_scan("", n));
+                                break;
+                        }
+
+        bench_report_pair(FIGURE, "Devices()", n, devices, "Echo(ay) same size", echo, bulk_iters);
+        bench_report_pair(FIGURE, "Devices()", n, devices, "Blob(u)->ay same size", blob, bulk_iters);
+        bench_report_pair(FIGURE, "fresh sysfs scan (umockdev)", n, scan, "Devices()", devices, bulk_iters);
+        if (n >= 1024)
+                attribute_cpu(bus, sd, daemon, echo_pid, n, payload, body - 4);
+        res->n = n;
+        res->devices_ms = bench_samples_median_us(devices) / 1000;
+        res->echo_ms = bench_samples_median_us(echo) / 1000;
+        res->blob_ms = bench_samples_median_us(blob) / 1000;
+        res->scan_ms = bench_samples_median_us(scan) / 1000;
+
+        sd_bus_flush_close_unref(sd);
+        bench_daemon_stop_ok(bus, daemon);
+        bench_child_stop(echo_pid);
+}
+
+int bench_figure_calls(int argc, char **argv)
+{
+        g_autoptr(GArray) sizes = g_array_new(FALSE, FALSE, sizeof(guint));
+        g_autoptr(GArray) results = g_array_new(FALSE, TRUE, sizeof(CallsResult));
+        double worst_get = 0;
+        const CallsResult *big = NULL;
+
+        for (int i = 0; i < argc; i++) {
+                guint n = (guint) g_ascii_strtoull(argv[i], NULL, 10);
+
+                g_array_append_val(sizes, n);
+        }
+        if (sizes->len == 0)
+                g_array_append_vals(sizes, (guint[]) { 16, 256, 1024, 4096 }, 4);
+
+        bench_report_begin(FIGURE, "1. GetDevice vs Peer.Ping; 2. Devices() vs the bulk floor and a fresh sysfs scan");
+        g_array_set_size(results, sizes->len);
+        for (guint i = 0; i < sizes->len; i++)
+                run_n(g_array_index(sizes, guint, i), &g_array_index(results, CallsResult, i));
+
+        for (guint i = 0; i < results->len; i++) {
+                const CallsResult *r = &g_array_index(results, CallsResult, i);
+
+                worst_get = MAX(worst_get, r->get_ratio);
+                if (!big || r->n > big->n)
+                        big = r;
+        }
+        bench_report_target(FIGURE, "GetDevice / Ping, worst N (medians)", worst_get, "<=", 1.3, "x", NULL);
+        if (big) {
+                g_autofree char *a = g_strdup_printf("Devices / Echo(ay) at N=%u (medians)", big->n);
+                g_autofree char *b = g_strdup_printf("fresh scan / Devices at N=%u (medians)", big->n);
+                g_autofree char *c = g_strdup_printf("(info) Devices / Blob one-way at N=%u", big->n);
+
+                bench_report_target(FIGURE, a, big->devices_ms / big->echo_ms, "<=", 2.0, "x", NULL);
+                bench_report_target(FIGURE, b, big->scan_ms / big->devices_ms, ">=", 20.0, "x", NULL);
+                bench_report_value(FIGURE, c, big->devices_ms / big->blob_ms, "x");
+        }
+        bench_report_end(FIGURE);
+        return 0;
+}
