@@ -424,19 +424,20 @@ UMockdevTestbed *bench_host_new(guint n_devices)
          * lists them in /sys/bus/vdpa/devices (what a sysfs scan and
          * libudev's enumerator read) and has no vdpa class: lay them out
          * as the kernel does. */
+        g_autofree char *root = umockdev_testbed_get_root_dir(tb);   /* a new string */
+
         for (guint i = 0; i < n_devices; i++) {
                 g_autofree char *syspath = bench_host_device_syspath(n_devices, i);
                 g_autofree char *sub = NULL, *cls = NULL;
                 g_autofree char *target = g_strconcat("../../..", syspath + strlen("/sys"), NULL);
                 g_autofree char *name = g_path_get_basename(syspath);
-                g_autofree char *link = g_build_filename(umockdev_testbed_get_root_dir(tb),
-                                                         "sys/bus/vdpa/devices", name, NULL);
+                g_autofree char *link = g_build_filename(root, "sys/bus/vdpa/devices", name, NULL);
 
                 if (symlink(target, link) < 0)
                         g_error("symlink %s: %s", link, g_strerror(errno));
                 /* and vdpa is a bus, not a class */
-                sub = g_build_filename(umockdev_testbed_get_root_dir(tb), syspath, "subsystem", NULL);
-                cls = g_build_filename(umockdev_testbed_get_root_dir(tb), "sys/class/vdpa", name, NULL);
+                sub = g_build_filename(root, syspath, "subsystem", NULL);
+                cls = g_build_filename(root, "sys/class/vdpa", name, NULL);
                 if (unlink(sub) < 0 || symlink("../../../../../bus/vdpa", sub) < 0 || unlink(cls) < 0)
                         g_error("moving %s from class to bus: %s", name, g_strerror(errno));
         }

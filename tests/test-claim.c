@@ -622,7 +622,8 @@ static void on_claim_reply(GObject *src, GAsyncResult *res, gpointer userdata) {
 
 static void test_concurrency(Fixture *f, gconstpointer data) {
         g_autoptr(GPtrArray) conns = g_ptr_array_new_with_free_func(g_object_unref);
-        g_autofree char *doms[4] = {};
+        g_autoptr(GPtrArray) dom_names = g_ptr_array_new_with_free_func(g_free);
+        const char *doms[4] = {};
         Tally t = { .claimed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
         const guint n_calls = 200, n_devices = 64;
         guint attached = 0;
@@ -630,8 +631,12 @@ static void test_concurrency(Fixture *f, gconstpointer data) {
         /* 58 more devices: 64 available in all (vdpa0, fast1, vdpa2 + 61). */
         vdpa_testbed_add_card(f->tb, 0x40, 0, 31, "bulk", 0, 100);
         vdpa_testbed_add_card(f->tb, 0x50, 1, 30, "bulk", 31, 131);
-        for (guint i = 0; i < G_N_ELEMENTS(doms); i++)
-                doms[i] = new_domain(f, FALSE);
+        for (guint i = 0; i < G_N_ELEMENTS(doms); i++) {
+                char *d = new_domain(f, FALSE);
+
+                g_ptr_array_add(dom_names, d);
+                doms[i] = d;
+        }
         start_daemon(f, NULL);
 
         for (guint i = 0; i < 4; i++) {

@@ -11,7 +11,10 @@
 #define VHOST_VDPA_MAJOR 509
 
 static char *tb_path(UMockdevTestbed *tb, const char *syspath, const char *leaf) {
-        return g_build_filename(umockdev_testbed_get_root_dir(tb), syspath, leaf, NULL);
+        /* get_root_dir() returns a new string (Vala "owned"). */
+        g_autofree char *root = umockdev_testbed_get_root_dir(tb);
+
+        return g_build_filename(root, syspath, leaf, NULL);
 }
 
 static void add_record(UMockdevTestbed *tb, const char *record) {
@@ -28,8 +31,10 @@ void vdpa_testbed_add_vdpa_bus(UMockdevTestbed *tb) {
                 "sys/bus/vdpa/drivers/virtio_vdpa",
         };
 
+        g_autofree char *root = umockdev_testbed_get_root_dir(tb);
+
         for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
-                g_autofree char *p = g_build_filename(umockdev_testbed_get_root_dir(tb), dirs[i], NULL);
+                g_autofree char *p = g_build_filename(root, dirs[i], NULL);
                 g_assert_cmpint(g_mkdir_with_parents(p, 0755), ==, 0);
         }
 }
