@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -256,6 +257,7 @@ static void on_overflow(UdevMonitor *m, void *userdata) {
         r = inventory_enumerate(c->inventory, c->udev);
         if (r < 0)
                 log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
+        (void) malloc_trim(0);
 }
 
 static void request_scan(Context *c);
@@ -478,6 +480,8 @@ static int setup_inventory(Context *c) {
                 return log_error_errno(r, "Failed to enumerate vDPA devices: %m");
 
         log_info("Found %u vDPA device(s)", inventory_count(c->inventory));
+        /* Enumeration holds every udev device at once; hand that back. */
+        (void) malloc_trim(0);
         return 0;
 }
 
@@ -554,6 +558,11 @@ static int run(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &o);
         if (r <= 0)
                 return r;
+
+        /* A fixed mmap threshold: glibc raises it after each large free, and
+         * then every multi-megabyte Devices() reply stays on the heap for
+         * good.  Big replies go back to the kernel instead. */
+        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         if (o.verbose)
                 log_set_max_level(LOG_DEBUG);
 

@@ -29,8 +29,24 @@ struct Manager {
         guint last_available;    /* AvailableDevices last announced */
 };
 
+/* One {sv} entry.  Built with the container calls rather than a format
+ * string: Devices() appends ~15 entries per device, and parsing "{sv}"
+ * each time was most of its cost at 4096 devices (bench/, calls). */
+static int append_entry(sd_bus_message *m, const char *key, char type, const void *value) {
+        const char sig[2] = { type, 0 };
+        int r;
+
+        if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
+            (r = sd_bus_message_append_basic(m, 's', key)) < 0 ||
+            (r = sd_bus_message_open_container(m, 'v', sig)) < 0 ||
+            (r = sd_bus_message_append_basic(m, type, value)) < 0 ||
+            (r = sd_bus_message_close_container(m)) < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
 static int append_str(sd_bus_message *m, const char *key, const char *value) {
-        return sd_bus_message_append(m, "{sv}", key, "s", strempty(value));
+        return append_entry(m, key, 's', strempty(value));
 }
 
 int manager_append_device(sd_bus_message *m, const VdpaDevice *d) {
@@ -47,14 +63,14 @@ int manager_append_device(sd_bus_message *m, const VdpaDevice *d) {
             (r = append_str(m, VDPA_KEY_PARENT_KIND, vdpa_parent_kind_to_string(d->hw.parent_kind))) < 0 ||
             (r = append_str(m, VDPA_KEY_PARENT_DEVICE, d->hw.parent_device)) < 0 ||
             (r = append_str(m, VDPA_KEY_PHYSICAL_FUNCTION, d->hw.physical_function)) < 0 ||
-            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_VENDOR_ID, "q", d->hw.vendor_id)) < 0 ||
-            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_PRODUCT_ID, "q", d->hw.product_id)) < 0 ||
-            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_NUMA_NODE, "i", d->hw.numa_node)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_VENDOR_ID, 'q', &d->hw.vendor_id)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_PRODUCT_ID, 'q', &d->hw.product_id)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_NUMA_NODE, 'i', &d->hw.numa_node)) < 0 ||
             (r = append_str(m, VDPA_KEY_STATE, vdpa_device_state_to_string(d->state))) < 0 ||
             (r = append_str(m, VDPA_KEY_DOMAIN, d->usage.domain)) < 0 ||
             (r = append_str(m, VDPA_KEY_DOMAIN_UUID, d->usage.domain_uuid)) < 0 ||
             (r = append_str(m, VDPA_KEY_MAC, d->usage.mac)) < 0 ||
-            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_CLAIMED_BY, "u", d->usage.claimed_by)) < 0)
+            (r = append_entry(m, VDPA_KEY_CLAIMED_BY, 'u', &d->usage.claimed_by)) < 0)
                 return r;
 
         return sd_bus_message_close_container(m);
