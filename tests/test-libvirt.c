@@ -264,7 +264,7 @@ static void test_undefine_drops_claim(Fixture *f, gconstpointer data) {
 static void test_reconnect(Fixture *f, gconstpointer data) {
         g_autofree char *dom = new_domain(f);
         g_autoptr(GArray) times = g_array_new(FALSE, FALSE, sizeof(gint64));
-        const guint runs = 5;
+        const guint runs = 20;
 
         start_daemon(f);
         virConnectClose(f->conn);
