@@ -133,13 +133,11 @@ static void op_reply_error(Op *op, const sd_bus_error *e) {
 static void op_reply_errorf(Op *op, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void op_reply_errorf(Op *op, const char *name, const char *fmt, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        g_autofree char *text = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        text = g_strdup_vprintf(fmt, ap);
+        (void) sd_bus_error_setfv(&e, name, fmt, ap);
         va_end(ap);
-        sd_bus_error_set(&e, name, text);
         op_reply_error(op, &e);
 }
 
@@ -290,13 +288,11 @@ static void op_fail(Op *op, const sd_bus_error *e) {
 static void op_failf(Op *op, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void op_failf(Op *op, const char *name, const char *fmt, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        g_autofree char *text = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        text = g_strdup_vprintf(fmt, ap);
+        (void) sd_bus_error_setfv(&e, name, fmt, ap);
         va_end(ap);
-        sd_bus_error_set(&e, name, text);
         op_fail(op, &e);
 }
 

@@ -18,6 +18,7 @@
 #include <libxml/tree.h>
 
 #include "harness.h"
+#include "spawn-util.h"
 #include "testbed.h"
 #include "vdpa-names.h"
 
@@ -168,22 +169,6 @@ static void child_setup(gpointer user_data)
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
                 _exit(127);
-}
-
-gboolean vdpa_test_pid_alive(GPid pid)
-{
-        g_autofree char *path = NULL, *stat = NULL;
-        const char *p;
-
-        if (pid <= 0)
-                return FALSE;
-        path = g_strdup_printf("/proc/%d/stat", pid);
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-                return FALSE;
-        p = strrchr(stat, ')');
-        if (!p || p[1] != ' ')
-                return TRUE;
-        return p[2] != 'Z' && p[2] != 'X';
 }
 
 static GPid pid_parent(GPid pid)
@@ -442,24 +427,9 @@ static gboolean spawn_bus(VdpaTestBus *bus, GError **error)
                 close(log_fd);
                 return FALSE;
         }
-        /* stdin from an fd opened here, not by the child (see below). */
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
-                return FALSE;
-        }
-        /* No working directory: GLib would chdir() in the forked child,
-         * and umockdev's preload intercepts chdir() behind a lock that
-         * another thread of ours may have held at fork time (a deadlock
-         * seen in the claim tests); it would open() /dev/null there too.
-         * The child only dup2()s and execs. */
-        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *) envp,
-                                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                                              child_setup, GINT_TO_POINTER(getpid()),
-                                              null_fd, log_fd, log_fd,
-                                              &pipe_fds[1], &target, 1,
-                                              &bus->bus_pid, NULL, NULL, NULL, error);
-        close(null_fd);
+        ok = vdpa_test_spawn((const char *const *) argv, (const char *const *) envp, G_SPAWN_SEARCH_PATH,
+                             child_setup, GINT_TO_POINTER(getpid()), log_fd,
+                             &pipe_fds[1], &target, 1, &bus->bus_pid, error);
         close(pipe_fds[1]);
         close(log_fd);
         if (ok)
@@ -789,24 +759,9 @@ GPid vdpa_test_daemon_start(VdpaTestBus *bus, const char *const *extra_args, GEr
         cmdline = g_strjoinv(" ", argv);
         g_test_message("harness: starting %s", cmdline);
 
-        /* stdin from an fd opened here, not by the child (see below). */
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
-                return FALSE;
-        }
-        /* No working directory: GLib would chdir() in the forked child,
-         * and umockdev's preload intercepts chdir() behind a lock that
-         * another thread of ours may have held at fork time (a deadlock
-         * seen in the claim tests); it would open() /dev/null there too.
-         * The child only dup2()s and execs. */
-        ok = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) argv,
-                                              (const char *const *) envp,
-                                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                                              child_setup, GINT_TO_POINTER(getpid()),
-                                              null_fd, log_fd, log_fd, NULL, NULL, 0,
-                                              &bus->daemon_pid, NULL, NULL, NULL, error);
-        close(null_fd);
+        ok = vdpa_test_spawn((const char *const *) argv, (const char *const *) envp, G_SPAWN_SEARCH_PATH,
+                             child_setup, GINT_TO_POINTER(getpid()), log_fd,
+                             NULL, NULL, 0, &bus->daemon_pid, error);
         close(log_fd);
         if (!ok)
                 return 0;

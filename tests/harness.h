@@ -34,6 +34,8 @@
 #include <gio/gio.h>
 #include <umockdev.h>
 
+#include "spawn-util.h"
+
 typedef struct VdpaTestBus VdpaTestBus;
 
 /* ---- umockdev ---- */
@@ -182,7 +184,6 @@ void vdpa_test_recorder_clear(VdpaTestRecorder *rec);
 
 /* ---- misc ---- */
 
-/* TRUE while PID exists and is not a zombie. */
-gboolean vdpa_test_pid_alive(GPid pid);
+/* vdpa_test_pid_alive() is in spawn-util.h. */
 /* Iterates the thread-default main context for MS milliseconds. */
 void vdpa_test_iterate(guint ms);

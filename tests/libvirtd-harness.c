@@ -20,6 +20,7 @@
 #include <libxml/tree.h>
 
 #include "libvirtd-harness.h"
+#include "spawn-util.h"
 
 #define START_TIMEOUT_MS 60000
 #define TERM_TIMEOUT_MS 10000
@@ -170,22 +171,6 @@ virConnectPtr vdpa_test_libvirt_open(const char *uri, guint timeout_ms, GError *
 
 /* ---- processes ---- */
 
-static gboolean pid_alive(pid_t pid)
-{
-        g_autofree char *path = NULL, *stat = NULL;
-        const char *p;
-
-        if (pid <= 0)
-                return FALSE;
-        path = g_strdup_printf("/proc/%d/stat", pid);
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-                return FALSE;
-        p = strrchr(stat, ')');
-        if (!p || p[1] != ' ')
-                return TRUE;
-        return p[2] != 'Z' && p[2] != 'X';
-}
-
 static char pid_state(pid_t pid)
 {
         g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
@@ -251,7 +236,7 @@ static gboolean wait_gone(pid_t pid, guint timeout_ms)
 
         for (;;) {
                 (void) waitpid(pid, NULL, WNOHANG);
-                if (!pid_alive(pid))
+                if (!vdpa_test_pid_alive(pid))
                         return TRUE;
                 if (g_get_monotonic_time() >= deadline)
                         break;
@@ -369,7 +354,7 @@ static void kill_qemus(const char *dir)
                 g_autofree char *needle = g_strdup_printf("guest=%s,", name);
                 pid_t pid = read_pid_file(path);
 
-                if (!pid_alive(pid) || !pid_cmdline_contains(pid, needle))
+                if (!vdpa_test_pid_alive(pid) || !pid_cmdline_contains(pid, needle))
                         continue;
                 g_printerr("libvirtd-harness: killing leftover QEMU %d (%s)\n", pid, name);
                 kill(pid, SIGKILL);
@@ -416,7 +401,7 @@ static void reap_stale_dirs(void)
                 dir = g_build_filename(tmp, entry, NULL);
                 owner = g_build_filename(dir, "owner.pid", NULL);
                 pid = read_pid_file(owner);
-                if (pid_alive(pid))
+                if (vdpa_test_pid_alive(pid))
                         continue;
                 /* Without an owner yet, it may be a directory being made. */
                 if (pid == 0 && (g_stat(dir, &st) < 0 ||
@@ -425,7 +410,7 @@ static void reap_stale_dirs(void)
                         continue;
                 libvirtd_pid = g_build_filename(dir, "run", "libvirtd.pid", NULL);
                 pid = read_pid_file(libvirtd_pid);
-                if (pid_alive(pid) && pid_cmdline_contains(pid, "libvirtd")) {
+                if (vdpa_test_pid_alive(pid) && pid_cmdline_contains(pid, "libvirtd")) {
                         kill(pid, SIGKILL);
                         (void) wait_gone(pid, GONE_TIMEOUT_MS);
                 }
@@ -584,23 +569,8 @@ static gboolean spawn_daemon(VdpaTestLibvirtd *d, GError **error)
         argv[0] = script;
         argv[1] = d->dir;
         argv[2] = NULL;
-        /* stdin from an fd opened here, not by the child (see below). */
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
-                return FALSE;
-        }
-        /* No working directory: GLib would chdir() in the forked child,
-         * and umockdev's preload intercepts chdir() behind a lock that
-         * another thread of ours may have held at fork time (a deadlock
-         * seen in the claim tests); it would open() /dev/null there too.
-         * The child only dup2()s and execs. */
-        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *) envp,
-                                              G_SPAWN_DO_NOT_REAP_CHILD,
-                                              child_setup, GINT_TO_POINTER(getpid()),
-                                              null_fd, fd, fd, NULL, NULL, 0,
-                                              &d->pid, NULL, NULL, NULL, error);
-        close(null_fd);
+        ok = vdpa_test_spawn((const char *const *) argv, (const char *const *) envp, 0,
+                             child_setup, GINT_TO_POINTER(getpid()), fd, NULL, NULL, 0, &d->pid, error);
         close(fd);
         return ok;
 }

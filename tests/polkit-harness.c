@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "polkit-harness.h"
+#include "spawn-util.h"
 
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
 #define START_TIMEOUT_MS 10000
@@ -218,23 +219,9 @@ static gboolean spawn_polkitd(VdpaTestPolkit *pk, const char *unshare, const cha
                             "%s: %s", pk->log_path, g_strerror(errno));
                 return FALSE;
         }
-        /* stdin from an fd opened here, not by the child (see below). */
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null_fd < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
-                return FALSE;
-        }
-        /* No working directory: GLib would chdir() in the forked child,
-         * and umockdev's preload intercepts chdir() behind a lock that
-         * another thread of ours may have held at fork time (a deadlock
-         * seen in the claim tests); it would open() /dev/null there too.
-         * The child only dup2()s and execs. */
-        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *) envp,
-                                              G_SPAWN_DO_NOT_REAP_CHILD,
-                                              polkit_child_setup, GINT_TO_POINTER(getpid()),
-                                              null_fd, log_fd, log_fd, NULL, NULL, 0,
-                                              &pk->unshare_pid, NULL, NULL, NULL, error);
-        close(null_fd);
+        ok = vdpa_test_spawn((const char *const *) argv, (const char *const *) envp, 0,
+                             polkit_child_setup, GINT_TO_POINTER(getpid()), log_fd,
+                             NULL, NULL, 0, &pk->unshare_pid, error);
         close(log_fd);
         return ok;
 }

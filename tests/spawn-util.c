@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "spawn-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <gio/gio.h>
+
+gboolean vdpa_test_spawn(const char *const *argv, const char *const *envp, GSpawnFlags flags,
+                         GSpawnChildSetupFunc setup, gpointer setup_data, int out_fd,
+                         const int *source_fds, const int *target_fds, gsize n_fds,
+                         GPid *ret_pid, GError **error)
+{
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        gboolean ok;
+
+        if (null_fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "/dev/null: %s", g_strerror(errno));
+                return FALSE;
+        }
+        ok = g_spawn_async_with_pipes_and_fds(NULL, argv, envp, flags | G_SPAWN_DO_NOT_REAP_CHILD,
+                                              setup, setup_data, null_fd, out_fd, out_fd,
+                                              source_fds, target_fds, n_fds,
+                                              ret_pid, NULL, NULL, NULL, error);
+        close(null_fd);
+        return ok;
+}
+
+gboolean vdpa_test_pid_alive(GPid pid)
+{
+        g_autofree char *path = NULL, *stat = NULL;
+        const char *p;
+
+        if (pid <= 0)
+                return FALSE;
+        path = g_strdup_printf("/proc/%d/stat", pid);
+        if (!g_file_get_contents(path, &stat, NULL, NULL))
+                return FALSE;
+        p = strrchr(stat, ')');
+        if (!p || p[1] != ' ')
+                return TRUE;
+        return p[2] != 'Z' && p[2] != 'X';
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Process helpers shared by the test harnesses (harness.c, polkit-harness.c,
+ * libvirtd-harness.c).
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Start ARGV as a child that GLib does not reap, with stdin from /dev/null
+ * and stdout and stderr on OUT_FD, passing SOURCE_FDS as TARGET_FDS.
+ * SETUP runs in the child before exec (e.g. PR_SET_PDEATHSIG).
+ *
+ * The /dev/null descriptor is opened here, and no working directory is
+ * set: a fork()ed child of a threaded test runs under umockdev's preload,
+ * whose chdir()/open() wrappers take a lock that another thread may have
+ * held at fork time, and then the child hangs forever.  The child only
+ * dup2()s and execs. */
+gboolean vdpa_test_spawn(const char *const *argv, const char *const *envp, GSpawnFlags flags,
+                         GSpawnChildSetupFunc setup, gpointer setup_data, int out_fd,
+                         const int *source_fds, const int *target_fds, gsize n_fds,
+                         GPid *ret_pid, GError **error);
+
+/* TRUE while PID exists and is not a zombie. */
+gboolean vdpa_test_pid_alive(GPid pid);
