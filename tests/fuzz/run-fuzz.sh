@@ -29,7 +29,7 @@ rc=0
         -max_len=4096 \
         -dict="$dict" \
         -print_final_stats=1 \
-        -artifact_prefix="$PWD/fuzz-options-" \
+        -artifact_prefix="$PWD/$(basename "$fuzzer")-" \
         "$tmp/corpus" || rc=$?
 
 if [ "$rc" -ne 0 ]; then
