@@ -47,6 +47,7 @@ typedef struct Options {
         char *state_dir;
         char *libvirt_uri;
         uint64_t libvirt_timeout_usec;
+        int uevent_rcvbuf;
         bool verbose;
 } Options;
 
@@ -100,6 +101,8 @@ static void help(void) {
                "     --libvirt-uri=URI    libvirt connection URI (overrides [Libvirt] Uri=)\n"
                "     --libvirt-timeout=SEC  Give up on a libvirt call of Claim/Release after SEC\n"
                "                          seconds (default %d)\n"
+               "     --uevent-rcvbuf=BYTES  Receive buffer for uevents (default 128 MiB;\n"
+               "                          tests use a small one to provoke overflows)\n"
                "  -v --verbose            Log debug messages\n",
                VDPA_BUS_NAME, VDPA_DEFAULT_CONFIG_FILE, VDPA_DEFAULT_STATE_DIR, DEFAULT_LIBVIRT_TIMEOUT_SEC);
 }
@@ -113,6 +116,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 ARG_STATE_DIR,
                 ARG_LIBVIRT_URI,
                 ARG_LIBVIRT_TIMEOUT,
+                ARG_UEVENT_RCVBUF,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -122,6 +126,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "state-dir",   required_argument, NULL, ARG_STATE_DIR   },
                 { "libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI },
                 { "libvirt-timeout", required_argument, NULL, ARG_LIBVIRT_TIMEOUT },
+                { "uevent-rcvbuf", required_argument, NULL, ARG_UEVENT_RCVBUF },
                 { "verbose",     no_argument,       NULL, 'v'             },
                 {}
         };
@@ -164,6 +169,17 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                                 return -EINVAL;
                         }
                         o->libvirt_timeout_usec = sec * G_USEC_PER_SEC;
+                        break;
+                }
+                case ARG_UEVENT_RCVBUF: {
+                        guint64 bytes;
+
+                        if (!g_ascii_string_to_unsigned(optarg, 10, 4096, UDEV_MONITOR_RCVBUF_SIZE, &bytes, NULL)) {
+                                log_error("--uevent-rcvbuf= takes bytes from 4096 to %d, not '%s'",
+                                          UDEV_MONITOR_RCVBUF_SIZE, optarg);
+                                return -EINVAL;
+                        }
+                        o->uevent_rcvbuf = (int) bytes;
                         break;
                 }
                 case 'v':
@@ -460,7 +476,7 @@ static int setup_signals(Context *c) {
         return 0;
 }
 
-static int setup_inventory(Context *c) {
+static int setup_inventory(const Options *o, Context *c) {
         int r;
 
         c->udev = udev_new();
@@ -471,7 +487,7 @@ static int setup_inventory(Context *c) {
 
         /* Monitor before enumerating, so that nothing happening in between
          * is lost: a queued event for a known device is only a no-op. */
-        r = udev_monitor_source_new(c->event, c->udev, 0, on_uevent, on_overflow, c, &c->monitor);
+        r = udev_monitor_source_new(c->event, c->udev, o->uevent_rcvbuf, on_uevent, on_overflow, c, &c->monitor);
         if (r < 0)
                 return r;
 
@@ -582,7 +598,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        r = setup_inventory(&c);
+        r = setup_inventory(&o, &c);
         if (r < 0)
                 return r;
 
