@@ -21,6 +21,7 @@
 struct Manager {
         sd_bus *bus;
         sd_bus_slot *vtable_slot;
+        sd_bus_slot *filter_slot;
         Inventory *inventory;
         Broker *broker;
         const VdpaConfig *config;
@@ -371,6 +372,50 @@ void manager_set_libvirt_state(Manager *m, const ManagerLibvirtState *s) {
                 log_warning_errno(r, "Failed to emit PropertiesChanged: %m");
 }
 
+/* sd-bus's built-in Properties, Introspectable and Peer handlers read the
+ * arguments they need and ignore the rest: GetAll("s", "s", ...) succeeds.
+ * Our contract is that bad input gets a precise error, so calls to these
+ * standard interfaces with the wrong signature are answered here first.
+ * (Found by tests/fuzz-bus.c.) */
+static const struct {
+        const char *interface;
+        const char *member;
+        const char *signature;
+} standard_methods[] = {
+        { "org.freedesktop.DBus.Properties",    "Get",          "ss"  },
+        { "org.freedesktop.DBus.Properties",    "GetAll",       "s"   },
+        { "org.freedesktop.DBus.Properties",    "Set",          "ssv" },
+        { "org.freedesktop.DBus.Introspectable", "Introspect",   ""    },
+        { "org.freedesktop.DBus.Peer",          "Ping",         ""    },
+        { "org.freedesktop.DBus.Peer",          "GetMachineId", ""    },
+};
+
+static int filter_standard_signatures(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *interface, *member, *signature;
+
+        if (!sd_bus_message_is_method_call(m, NULL, NULL))
+                return 0;
+        interface = sd_bus_message_get_interface(m);
+        member = sd_bus_message_get_member(m);
+        if (!interface || !member)
+                return 0;
+        signature = strempty(sd_bus_message_get_signature(m, true));
+
+        for (size_t i = 0; i < ELEMENTSOF(standard_methods); i++) {
+                if (!streq_ptr(interface, standard_methods[i].interface) ||
+                    !streq_ptr(member, standard_methods[i].member))
+                        continue;
+                if (streq_ptr(signature, standard_methods[i].signature))
+                        return 0;
+                (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_INVALID_ARGS,
+                                                  "%s.%s takes arguments of type '%s', not '%s'",
+                                                  interface, member, standard_methods[i].signature,
+                                                  signature);
+                return 1;
+        }
+        return 0;
+}
+
 int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaConfig *config, bool kernel_vdpa, Manager **ret) {
         g_autofree Manager *m = g_new0(Manager, 1);
         int r;
@@ -388,6 +433,13 @@ int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaCon
                 return log_error_errno(r, "Failed to register %s: %m", VDPA_OBJECT_PATH);
         }
 
+        r = sd_bus_add_filter(bus, &m->filter_slot, filter_standard_signatures, m);
+        if (r < 0) {
+                sd_bus_slot_unref(m->vtable_slot);
+                sd_bus_unref(m->bus);
+                return log_error_errno(r, "Failed to add the signature filter: %m");
+        }
+
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -395,6 +447,7 @@ int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaCon
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        sd_bus_slot_unref(m->filter_slot);
         sd_bus_slot_unref(m->vtable_slot);
         sd_bus_unref(m->bus);
         g_free(m);

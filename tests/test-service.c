@@ -344,6 +344,52 @@ static void test_config_reload(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* The standard interfaces refuse extra or wrong arguments too. */
+static void test_standard_interfaces_strict(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *interface;
+                const char *member;
+                const char *body;       /* GVariant text, NULL for none */
+        } bad[] = {
+                { "org.freedesktop.DBus.Properties", "GetAll", "('org.vdpa.Manager', 'extra')" },
+                { "org.freedesktop.DBus.Properties", "GetAll", "('org.vdpa.Manager', <1>)" },
+                { "org.freedesktop.DBus.Properties", "GetAll", NULL },
+                { "org.freedesktop.DBus.Properties", "Get", "('org.vdpa.Manager',)" },
+                { "org.freedesktop.DBus.Properties", "Get", "('org.vdpa.Manager', 'Version', 'x')" },
+                { "org.freedesktop.DBus.Properties", "Set", "('org.vdpa.Manager', 'Version')" },
+                { "org.freedesktop.DBus.Introspectable", "Introspect", "('x',)" },
+                { "org.freedesktop.DBus.Peer", "Ping", "(uint32 1,)" },
+                { "org.freedesktop.DBus.Peer", "GetMachineId", "('x',)" },
+        };
+        GDBusConnection *c = vdpa_test_bus_get_connection(f->bus);
+        GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                        c, VDPA_BUS_NAME, VDPA_OBJECT_PATH, bad[i].interface, bad[i].member,
+                        bad[i].body ? g_variant_new_parsed(bad[i].body) : NULL, NULL,
+                        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &e);
+
+                g_assert_null(r);
+                vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.InvalidArgs");
+                g_assert_nonnull(strstr(e->message, bad[i].member));
+        }
+
+        /* The right calls still work. */
+        {
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                        c, VDPA_BUS_NAME, VDPA_OBJECT_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                        g_variant_new("(s)", VDPA_INTERFACE), G_VARIANT_TYPE("(a{sv})"),
+                        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &e);
+                g_assert_no_error(e);
+                g_assert_nonnull(r);
+        }
+        g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 /* --- properties --- */
 
 static void test_properties(Fixture *f, gconstpointer data) {
@@ -1097,6 +1143,7 @@ int main(int argc, char *argv[]) {
         ADD("/service/devices", test_devices);
         ADD("/service/get-device/unknown", test_get_device_unknown);
         ADD("/service/get-device/wrong-signature", test_non_utf8_rejected_by_bus);
+        ADD("/service/standard-interfaces-strict", test_standard_interfaces_strict);
         ADD("/service/check-migration/policies", test_check_migration);
         ADD("/service/check-migration/unavailable", test_check_migration_unavailable);
         ADD("/service/config/reload", test_config_reload);
