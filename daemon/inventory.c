@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "inventory.h"
+#include "sysfs-attr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include "log.h"
 #include "macro.h"
 
-#define VHOST_VDPA_PREFIX "vhost-vdpa-"
 
 struct Inventory {
         /* name (owned copy) -> VdpaDevice*; name order is the order of
@@ -47,50 +47,6 @@ static void set_str(char **p, const char *s) {
         *p = copy;
 }
 
-/* sysfs attributes end in "\n"; anything else that does not parse is
- * treated as unknown rather than trusted. */
-static uint16_t parse_hex16(const char *s) {
-        g_autofree char *t = NULL;
-        const char *p;
-        guint64 v;
-
-        if (!s)
-                return 0;
-        t = g_strstrip(g_strdup(s));
-        p = t;
-        if (g_str_has_prefix(p, "0x") || g_str_has_prefix(p, "0X"))
-                p += 2;
-        if (!g_ascii_string_to_unsigned(p, 16, 0, UINT16_MAX, &v, NULL))
-                return 0;
-        return (uint16_t) v;
-}
-
-static int32_t parse_numa_node(const char *s) {
-        g_autofree char *t = NULL;
-        gint64 v;
-
-        if (!s)
-                return -1;
-        t = g_strstrip(g_strdup(s));
-        if (!g_ascii_string_to_signed(t, 10, -1, INT32_MAX, &v, NULL))
-                return -1;
-        return (int32_t) v;
-}
-
-static bool is_chardev_entry(const char *name) {
-        const char *n;
-
-        if (!g_str_has_prefix(name, VHOST_VDPA_PREFIX))
-                return false;
-        n = name + strlen(VHOST_VDPA_PREFIX);
-        if (!*n)
-                return false;
-        for (; *n; n++)
-                if (!g_ascii_isdigit(*n))
-                        return false;
-        return true;
-}
-
 /* The vhost char device has no class and sends no uevent of its own: it
  * only shows up as a child directory of the vDPA device.  It is usable only
  * once its node exists in /dev. */
@@ -106,7 +62,7 @@ static char *find_chardev(const char *syspath) {
         while ((de = readdir(d))) {
                 g_autofree char *node = NULL;
 
-                if (!is_chardev_entry(de->d_name))
+                if (!vdpa_sysfs_is_chardev_entry(de->d_name))
                         continue;
                 node = g_strconcat("/dev/", de->d_name, NULL);
                 if (access(node, F_OK) < 0)
@@ -148,9 +104,9 @@ static void fill_from_pci(VdpaHardware *hw, struct udev_device *pci) {
         set_str(&hw->address, udev_device_get_sysname(pci));
         g_free(hw->physical_function);
         hw->physical_function = pci_physical_function(pci);
-        hw->vendor_id = parse_hex16(udev_device_get_sysattr_value(pci, "vendor"));
-        hw->product_id = parse_hex16(udev_device_get_sysattr_value(pci, "device"));
-        hw->numa_node = parse_numa_node(udev_device_get_sysattr_value(pci, "numa_node"));
+        hw->vendor_id = vdpa_sysfs_parse_hex16(udev_device_get_sysattr_value(pci, "vendor"));
+        hw->product_id = vdpa_sysfs_parse_hex16(udev_device_get_sysattr_value(pci, "device"));
+        hw->numa_node = vdpa_sysfs_parse_numa_node(udev_device_get_sysattr_value(pci, "numa_node"));
 }
 
 static void fill_parent(VdpaHardware *hw, struct udev_device *dev) {
