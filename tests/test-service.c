@@ -529,6 +529,56 @@ static void test_libvirt_hung(Fixture *f, gconstpointer data) {
         g_assert_cmpint(g_get_monotonic_time() - start, <, 8 * G_USEC_PER_SEC);
 }
 
+/* A corrupt state file: the daemon starts anyway, says so precisely, keeps
+ * the file aside and takes the truth from libvirt. */
+static void test_corrupt_state_at_start(Fixture *f, gconstpointer data) {
+        g_autofree char *uri = node_uri();
+        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
+        const char *const args[] = { uri_arg, NULL };
+        const char *state_dir = vdpa_test_bus_get_state_dir(f->bus);
+        g_autofree char *path = g_build_filename(state_dir, "claims", NULL);
+        static const char garbage[] = "[Claim 0]\nDevice=vdpa0\nPhase=half-writ";
+        g_autoptr(GDir) dir = NULL;
+        g_autofree char *aside = NULL;
+        g_autofree char *log = NULL;
+        g_autoptr(GVariant) d = NULL;
+        const char *n;
+
+        g_assert_cmpint(g_mkdir_with_parents(state_dir, 0700), ==, 0);
+        g_assert_true(g_file_set_contents(path, garbage, -1, NULL));
+
+        vdpa_test_daemon_start_or_die(f->bus, args);
+        wait_libvirt_connected(f, TRUE);
+
+        log = vdpa_test_daemon_get_log(f->bus);
+        g_assert_nonnull(strstr(log, "Corrupt claims file"));
+        g_assert_nonnull(strstr(log, path));
+        g_assert_nonnull(strstr(log, "moved aside"));
+
+        /* Kept aside, byte for byte; no claims file any more. */
+        g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+        dir = g_dir_open(state_dir, 0, NULL);
+        g_assert_nonnull(dir);
+        while ((n = g_dir_read_name(dir)))
+                if (g_str_has_prefix(n, "claims.corrupt-"))
+                        aside = g_build_filename(state_dir, n, NULL);
+        g_assert_nonnull(aside);
+        {
+                g_autofree char *kept = NULL;
+                g_assert_true(g_file_get_contents(aside, &kept, NULL, NULL));
+                g_assert_cmpstr(kept, ==, garbage);
+        }
+
+        /* libvirt's truth: guest-a uses vdpa2; nothing is claimed. */
+        d = get_device(f, "vdpa2");
+        assert_device(d, expected("vdpa2"), "in-use");
+        g_clear_pointer(&d, g_variant_unref);
+        d = get_device(f, "vdpa0");
+        assert_device(d, expected("vdpa0"), NULL);
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 /* --- configuration --- */
 
 static void test_config_allow_list(Fixture *f, gconstpointer data) {
@@ -1147,6 +1197,7 @@ int main(int argc, char *argv[]) {
         ADD("/service/check-migration/policies", test_check_migration);
         ADD("/service/check-migration/unavailable", test_check_migration_unavailable);
         ADD("/service/config/reload", test_config_reload);
+        ADD("/service/state/corrupt-at-start", test_corrupt_state_at_start);
         ADD("/service/properties", test_properties);
         ADD("/service/libvirt/in-use", test_libvirt_in_use);
         ADD("/service/libvirt/unreachable", test_libvirt_unreachable);
