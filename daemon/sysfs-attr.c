@@ -17,7 +17,9 @@ uint16_t vdpa_sysfs_parse_hex16(const char *s) {
         p = t;
         if (g_str_has_prefix(p, "0x") || g_str_has_prefix(p, "0X"))
                 p += 2;
-        if (!g_ascii_string_to_unsigned(p, 16, 0, UINT16_MAX, &v, NULL))
+        /* strtoull() would skip white space after the "0x" ("0x\v1"). */
+        if (!g_ascii_isxdigit(*p) ||
+            !g_ascii_string_to_unsigned(p, 16, 0, UINT16_MAX, &v, NULL))
                 return 0;
         return (uint16_t) v;
 }
@@ -29,7 +31,8 @@ int32_t vdpa_sysfs_parse_numa_node(const char *s) {
         if (!s)
                 return -1;
         t = g_strstrip(g_strdup(s));
-        if (!g_ascii_string_to_signed(t, 10, -1, INT32_MAX, &v, NULL))
+        if (!(g_ascii_isdigit(t[0]) || (t[0] == '-' && g_ascii_isdigit(t[1]))) ||
+            !g_ascii_string_to_signed(t, 10, -1, INT32_MAX, &v, NULL))
                 return -1;
         return (int32_t) v;
 }
