@@ -171,21 +171,6 @@ static void child_setup(gpointer user_data)
                 _exit(127);
 }
 
-static GPid pid_parent(GPid pid)
-{
-        g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
-        g_autofree char *stat = NULL;
-        const char *p;
-        int ppid;
-
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-                return 0;
-        p = strrchr(stat, ')');
-        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-                return 0;
-        return ppid;
-}
-
 static int status_to_code(int status)
 {
         if (WIFEXITED(status))
@@ -578,7 +563,7 @@ void vdpa_test_bus_free(VdpaTestBus *bus)
                  * can be waited for once its bus is gone. */
                 activated = vdpa_test_bus_get_name_owner_pid(bus, VDPA_BUS_NAME);
                 if (activated > 0)
-                        babysitter = pid_parent(activated);
+                        babysitter = vdpa_test_pid_parent(activated);
                 g_dbus_connection_close_sync(bus->connection, NULL, NULL);
                 g_clear_object(&bus->connection);
         }

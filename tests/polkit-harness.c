@@ -43,26 +43,6 @@ static void polkit_child_setup(gpointer user_data)
                 _exit(127);
 }
 
-static gboolean pid_alive(GPid pid)
-{
-        return vdpa_test_pid_alive(pid);
-}
-
-static GPid pid_parent(GPid pid)
-{
-        g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
-        g_autofree char *stat = NULL;
-        const char *p;
-        int ppid;
-
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-                return 0;
-        p = strrchr(stat, ')');
-        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-                return 0;
-        return ppid;
-}
-
 /* Waits until PID is gone, reaping it when it is (or became, through the
  * harness's child subreaper) our child.  FALSE on timeout. */
 static gboolean reap_gone(GPid pid, guint timeout_ms)
@@ -74,7 +54,7 @@ static gboolean reap_gone(GPid pid, guint timeout_ms)
                 return TRUE;
         for (;;) {
                 (void) waitpid(pid, &status, WNOHANG);
-                if (!pid_alive(pid))
+                if (!vdpa_test_pid_alive(pid))
                         break;
                 if (g_get_monotonic_time() >= deadline)
                         return FALSE;
@@ -237,7 +217,7 @@ static gboolean wait_for_name(VdpaTestPolkit *pk, GError **error)
 
                 if (owner > 0) {
                         pk->polkitd_pid = owner;
-                        pk->init_pid = pid_parent(owner);
+                        pk->init_pid = vdpa_test_pid_parent(owner);
                         return TRUE;
                 }
                 if (waitpid(pk->unshare_pid, &status, WNOHANG) == pk->unshare_pid) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <gio/gio.h>
@@ -41,4 +42,19 @@ gboolean vdpa_test_pid_alive(GPid pid)
         if (!p || p[1] != ' ')
                 return TRUE;
         return p[2] != 'Z' && p[2] != 'X';
+}
+
+GPid vdpa_test_pid_parent(GPid pid)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+        g_autofree char *stat = NULL;
+        const char *p;
+        int ppid;
+
+        if (!g_file_get_contents(path, &stat, NULL, NULL))
+                return 0;
+        p = strrchr(stat, ')');
+        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+                return 0;
+        return ppid;
 }

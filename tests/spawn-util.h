@@ -23,3 +23,6 @@ gboolean vdpa_test_spawn(const char *const *argv, const char *const *envp, GSpaw
 
 /* TRUE while PID exists and is not a zombie. */
 gboolean vdpa_test_pid_alive(GPid pid);
+
+/* The parent of PID from /proc, 0 when unknown. */
+GPid vdpa_test_pid_parent(GPid pid);
