@@ -62,6 +62,7 @@ typedef struct Op {
         bool intent_written;
         bool attached;
         bool polkit_pending;          /* counted in polkit_inflight */
+        bool authorized;              /* polkit said yes */
         GList *waiting_link;          /* in polkit_waiting */
         const char *action;
         VdpaPolkitCallback on_authorized;
@@ -187,6 +188,7 @@ static void op_submit_device_op(Op *op, bool detach, LibvirtJobDone done) {
         d->detach = detach;
         d->live = op->claim->live;
         d->config = op->claim->config;
+        libvirt_device_op_set_domain(d, op->info);
         op->in_worker = true;
         op_arm_timer(op);
         libvirt_worker_submit_device_op(op->b->worker, d, done, op);
@@ -298,6 +300,8 @@ static void op_failf(Op *op, const char *name, const char *fmt, ...) {
 
 /* --- authorization, a bounded number at a time --- */
 
+static void claim_start_inspect(Op *op);
+
 static int op_send_polkit(Op *op) {
         int r;
 
@@ -308,6 +312,13 @@ static int op_send_polkit(Op *op) {
                 return r;
         op->polkit_pending = true;
         op->b->polkit_inflight++;
+
+        /* What the Claim needs from libvirt is read while polkit thinks;
+         * nothing is changed or shown before the answer.  Started here, not
+         * when queued, so that at most MAX_POLKIT_INFLIGHT unauthorized calls
+         * have a read in flight. */
+        if (op->kind == OP_CLAIM)
+                claim_start_inspect(op);
         return 0;
 }
 
@@ -613,17 +624,8 @@ static void claim_prepare(Op *op) {
         op_submit_device_op(op, false, on_claim_attached);
 }
 
-static void on_claim_inspected(void *job, void *userdata) {
-        Op *op = userdata;
-
-        op->in_worker = false;
-        op->timer = sd_event_source_disable_unref(op->timer);
-        op->info = job;
-
-        if (op->replied) {      /* timed out meanwhile; nothing was done */
-                op_free(op);
-                return;
-        }
+/* Both polkit's yes and the domain's inspection are in. */
+static void claim_continue(Op *op) {
         if (op->info->status != LIBVIRT_OK) {
                 op_reply_errorf(op, libvirt_error_name(op->info->status),
                                 op->info->status == LIBVIRT_ERR_NO_DOMAIN ? "No domain '%s': %s" : "Looking up domain '%s' failed: %s",
@@ -634,36 +636,58 @@ static void on_claim_inspected(void *job, void *userdata) {
         claim_prepare(op);
 }
 
+static void on_claim_inspected(void *job, void *userdata) {
+        Op *op = userdata;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+        op->info = job;
+
+        /* Denied, or timed out, meanwhile: nothing was done. */
+        if (op->replied) {
+                op_free(op);
+                return;
+        }
+        if (op->authorized)
+                claim_continue(op);
+}
+
+static void claim_start_inspect(Op *op) {
+        if (op->info || op->in_worker)
+                return;
+        op->in_worker = true;
+        libvirt_worker_submit_inspect(op->b->worker, op->domain, on_claim_inspected, op);
+}
+
 static void on_claim_authorized(int r, const sd_bus_error *error, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         Op *op = userdata;
 
         op->slot = sd_bus_slot_unref(op->slot);
         op_polkit_done(op);
-        if (r < 0) {
-                op_reply_error(op, error);
-                op_free(op);
-                return;
-        }
-
+        if (r < 0)
+                sd_bus_error_copy(&e, error);
         /* Re-check: things may have moved while polkit thought. */
-        if (!op->b->libvirt_connected) {
-                op_reply_errorf(op, VDPA_ERROR_LIBVIRT_UNAVAILABLE, "libvirt at %s is not connected", op->b->config->libvirt_uri);
-                op_free(op);
+        else if (!op->b->libvirt_connected)
+                sd_bus_error_setf(&e, VDPA_ERROR_LIBVIRT_UNAVAILABLE, "libvirt at %s is not connected", op->b->config->libvirt_uri);
+        else if (op->device[0] && check_device_name(op->b, op->device, &e) >= 0)
+                op_reserve(op, op->device);
+
+        if (sd_bus_error_is_set(&e)) {
+                op_reply_error(op, &e);
+                /* An inspection still in the worker frees the op. */
+                if (!op->in_worker)
+                        op_free(op);
                 return;
         }
-        if (op->device[0]) {
-                if (check_device_name(op->b, op->device, &e) < 0) {
-                        op_reply_error(op, &e);
-                        op_free(op);
-                        return;
-                }
-                op_reserve(op, op->device);
-        }
 
-        op->in_worker = true;
-        op_arm_timer(op);
-        libvirt_worker_submit_inspect(op->b->worker, op->domain, on_claim_inspected, op);
+        op->authorized = true;
+        if (op->in_worker) {
+                /* From here on the libvirt part is bounded. */
+                op_arm_timer(op);
+                return;
+        }
+        claim_continue(op);
 }
 
 static int validate_domain_name(const char *domain, sd_bus_error *error) {

@@ -475,6 +475,8 @@ void libvirt_domain_info_free(LibvirtDomainInfo *i) {
         g_free(i->uuid);
         if (i->numa_nodes)
                 g_array_unref(i->numa_nodes);
+        if (i->dom)
+                virDomainFree(i->dom);
         g_free(i);
 }
 
@@ -501,7 +503,7 @@ static void inspect_run(LibvirtWorker *w, void *job) {
         if (xml && vdpa_domain_xml_numa_nodes(xml, caps, i->numa_nodes) < 0)
                 log_warning("Cannot read the NUMA placement of domain '%s'", i->name);
         free(xml);
-        virDomainFree(d);
+        i->dom = d;
 }
 
 static void inspect_free_notify(void *p) {
@@ -523,7 +525,15 @@ void libvirt_device_op_free(LibvirtDeviceOp *op) {
         g_free(op->xml);
         g_free(op->chardev);
         g_free(op->error);
+        if (op->dom)
+                virDomainFree(op->dom);
         g_free(op);
+}
+
+void libvirt_device_op_set_domain(LibvirtDeviceOp *op, const LibvirtDomainInfo *info) {
+        if (!info || !info->dom || virDomainRef(info->dom) < 0)
+                return;
+        op->dom = info->dom;
 }
 
 /* Whether the definition selected by XML_FLAGS names CHARDEV. */
@@ -549,36 +559,58 @@ static unsigned detach_flags(virDomainPtr d, const LibvirtDeviceOp *op) {
         return flags;
 }
 
+/* The handle the job came with, when it belongs to the live connection
+ * (a reconnect in between makes it useless), else a fresh lookup. */
+static LibvirtStatus device_op_domain(LibvirtWorker *w, LibvirtDeviceOp *op, virDomainPtr *ret) {
+        g_autofree char *ignored = NULL;
+
+        if (op->dom && worker_connection(w, &ignored) == virDomainGetConnect(op->dom) && virDomainRef(op->dom) == 0) {
+                *ret = op->dom;
+                return LIBVIRT_OK;
+        }
+        return lookup_domain(w, op->domain, ret, &op->error);
+}
+
+static unsigned recorded_flags(const LibvirtDeviceOp *op) {
+        return (op->live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (op->config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+}
+
+static void device_op_failed(LibvirtWorker *w, LibvirtDeviceOp *op) {
+        g_free(op->error);
+        op->error = g_strdup(virGetLastErrorMessage());
+        op->status = virConnectIsAlive(w->conn) == 1 ? LIBVIRT_ERR_FAILED : LIBVIRT_ERR_UNAVAILABLE;
+}
+
+/* Detach what the claim recorded, in one call when the domain still has it
+ * there; only when that fails look at the definitions and detach from those
+ * that name the device (a roll-back or release must succeed when an earlier
+ * attempt, a crash, a shutdown or the admin already removed it). */
+static void detach_run(LibvirtWorker *w, LibvirtDeviceOp *op, virDomainPtr d) {
+        unsigned flags;
+
+        if (virDomainDetachDeviceFlags(d, op->xml, recorded_flags(op)) == 0)
+                return;
+        flags = op->chardev ? detach_flags(d, op) : recorded_flags(op);
+        if (flags == 0) {
+                op->absent = true;
+                return;
+        }
+        if (virDomainDetachDeviceFlags(d, op->xml, flags) < 0)
+                device_op_failed(w, op);
+}
+
 static void device_op_run(LibvirtWorker *w, void *job) {
         LibvirtDeviceOp *op = job;
-        unsigned flags = 0;
         virDomainPtr d = NULL;
-        int r;
 
-        op->status = lookup_domain(w, op->domain, &d, &op->error);
+        op->status = device_op_domain(w, op, &d);
         if (op->status != LIBVIRT_OK)
                 return;
 
-        if (op->detach && op->chardev) {
-                flags = detach_flags(d, op);
-                if (flags == 0) {
-                        op->absent = true;
-                        virDomainFree(d);
-                        return;
-                }
-        } else {
-                if (op->live)
-                        flags |= VIR_DOMAIN_AFFECT_LIVE;
-                if (op->config)
-                        flags |= VIR_DOMAIN_AFFECT_CONFIG;
-        }
-
-        r = op->detach ? virDomainDetachDeviceFlags(d, op->xml, flags)
-                       : virDomainAttachDeviceFlags(d, op->xml, flags);
-        if (r < 0) {
-                op->error = g_strdup(virGetLastErrorMessage());
-                op->status = virConnectIsAlive(w->conn) == 1 ? LIBVIRT_ERR_FAILED : LIBVIRT_ERR_UNAVAILABLE;
-        }
+        if (op->detach)
+                detach_run(w, op, d);
+        else if (virDomainAttachDeviceFlags(d, op->xml, recorded_flags(op)) < 0)
+                device_op_failed(w, op);
         virDomainFree(d);
 }
 

@@ -12,6 +12,7 @@
 
 typedef struct LibvirtWorker LibvirtWorker;
 typedef struct _virConnect *virConnectPtr;
+typedef struct _virDomain *virDomainPtr;
 
 /* Runs on the worker thread, which owns the connection. */
 typedef void (*LibvirtJobRun)(LibvirtWorker *w, void *job);
@@ -61,6 +62,7 @@ typedef struct LibvirtDomainInfo {
         bool active;
         bool persistent;
         GArray *numa_nodes;          /* guint: host nodes of its memory; empty = unknown */
+        virDomainPtr dom;            /* the handle: a later job on it needs no lookup */
 } LibvirtDomainInfo;
 
 void libvirt_domain_info_free(LibvirtDomainInfo *i);
@@ -75,12 +77,16 @@ typedef struct LibvirtDeviceOp {
         bool live;                   /* in: VIR_DOMAIN_AFFECT_LIVE */
         bool config;                 /* in: VIR_DOMAIN_AFFECT_CONFIG */
         char *chardev;               /* in, detach: the source dev to look for */
+        virDomainPtr dom;            /* in, optional: the domain as inspected (saves a lookup) */
         LibvirtStatus status;        /* out */
         bool absent;                 /* out, detach: nothing to detach was there */
         char *error;                 /* out */
 } LibvirtDeviceOp;
 
 void libvirt_device_op_free(LibvirtDeviceOp *op);
+/* Aim OP at the very domain INFO inspected: a domain redefined under the same
+ * name meanwhile is not the one the interface was built for. */
+void libvirt_device_op_set_domain(LibvirtDeviceOp *op, const LibvirtDomainInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtDeviceOp, libvirt_device_op_free)
 /* Takes ownership of OP. */
 void libvirt_worker_submit_device_op(LibvirtWorker *w, LibvirtDeviceOp *op, LibvirtJobDone done, void *userdata);
