@@ -3,6 +3,7 @@
 #include "sysfs-attr.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ struct Inventory {
 
         GHashTable *usage;              /* chardev -> VdpaDomainRef*, may be NULL */
         GHashTable *claims;             /* name -> VdpaUsage* of this service's claims */
+        GHashTable *parents;            /* parent directory -> ParentEntry* */
 
         /* Devices per state, kept current by apply(), so that counting
          * costs nothing per event whatever the number of devices. */
@@ -109,19 +111,22 @@ static void fill_from_pci(VdpaHardware *hw, struct udev_device *pci) {
         hw->numa_node = vdpa_sysfs_parse_numa_node(udev_device_get_sysattr_value(pci, "numa_node"));
 }
 
-static void fill_parent(VdpaHardware *hw, struct udev_device *dev) {
-        struct udev_device *p;
-
+static void clear_parent(VdpaHardware *hw) {
         hw->parent_kind = VDPA_PARENT_KIND_VIRTUAL;
         set_str(&hw->parent_device, "");
         set_str(&hw->physical_function, "");
         set_str(&hw->address, "");
         hw->vendor_id = hw->product_id = 0;
         hw->numa_node = -1;
+}
+
+/* Walk up from P, the device's nearest ancestor device (or NULL). */
+static void fill_parent_from(VdpaHardware *hw, struct udev_device *p) {
+        clear_parent(hw);
 
         /* The nearest bus ancestor decides: an auxiliary device in between
          * means a sub-function of the PCI function above it. */
-        for (p = udev_device_get_parent(dev); p; p = udev_device_get_parent(p)) {
+        for (; p; p = udev_device_get_parent(p)) {
                 const char *subsystem = udev_device_get_subsystem(p);
 
                 if (streq_ptr(subsystem, "pci")) {
@@ -144,36 +149,132 @@ static void fill_parent(VdpaHardware *hw, struct udev_device *dev) {
         }
 }
 
-/* HW must be zero-initialised or hold an earlier result: it is cleared
- * before being filled, and left untouched on error. */
-int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
-        g_autofree char *uevent = NULL;
-        const char *name, *syspath, *driver;
+/* The nearest ancestor of SYSPATH that is a device, as libudev's own
+ * get_parent finds it, without building the child first. */
+static struct udev_device *nearest_parent(struct udev *udev, const char *syspath) {
+        g_autofree char *dir = g_path_get_dirname(syspath);
 
-        g_return_val_if_fail(dev, -EINVAL);
-        g_return_val_if_fail(hw, -EINVAL);
+        while (strlen(dir) > strlen("/sys/devices")) {
+                struct udev_device *p = udev_device_new_from_syspath(udev, dir);
+                char *up;
 
-        if (!streq_ptr(udev_device_get_subsystem(dev), "vdpa"))
-                return -EINVAL;
+                if (p)
+                        return p;
+                up = g_path_get_dirname(dir);
+                g_free(dir);
+                dir = up;
+        }
+        return NULL;
+}
 
-        name = udev_device_get_sysname(dev);
-        syspath = udev_device_get_syspath(dev);
-        if (!name || !syspath)
-                return -EINVAL;
+/* What a device directory of sysfs says now: the driver bound, the vhost
+ * char device.  Read from sysfs, not from a uevent's properties, which may
+ * be older than sysfs. */
+static int read_device_dir(const char *syspath, VdpaHardware *hw) {
+        g_autofree char *uevent = NULL, *link = NULL, *driver = NULL;
+        g_autofree char *name = NULL;
 
         /* Devices received from a monitor may be gone by the time we look. */
         uevent = g_build_filename(syspath, "uevent", NULL);
         if (access(uevent, F_OK) < 0)
                 return -ENODEV;
 
+        link = g_build_filename(syspath, "driver", NULL);
+        driver = g_file_read_link(link, NULL);
+        name = g_path_get_basename(syspath);
+        /* libudev's sysname: '!' in a directory name stands for '/'. */
+        g_strdelimit(name, "!", '/');
+
         vdpa_hardware_clear(hw);
-        hw->name = g_strdup(name);
+        hw->name = g_steal_pointer(&name);
         hw->syspath = g_strdup(syspath);
-        driver = udev_device_get_driver(dev);
-        hw->driver = g_strdup(strempty(driver));
+        hw->driver = driver ? g_path_get_basename(driver) : g_strdup("");
         hw->chardev = find_chardev(syspath);
-        fill_parent(hw, dev);
         return 0;
+}
+
+static bool is_vdpa_device(struct udev_device *dev) {
+        return streq_ptr(udev_device_get_subsystem(dev), "vdpa") &&
+                udev_device_get_sysname(dev) && udev_device_get_syspath(dev);
+}
+
+/* HW must be zero-initialised or hold an earlier result: it is cleared
+ * before being filled, and left untouched on error. */
+int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
+        _cleanup_(vdpa_hardware_clear) VdpaHardware n = { .numa_node = -1 };
+        int r;
+
+        g_return_val_if_fail(dev, -EINVAL);
+        g_return_val_if_fail(hw, -EINVAL);
+
+        if (!is_vdpa_device(dev))
+                return -EINVAL;
+        r = read_device_dir(udev_device_get_syspath(dev), &n);
+        if (r < 0)
+                return r;
+        fill_parent_from(&n, udev_device_get_parent(dev));
+        vdpa_hardware_clear(hw);
+        *hw = n;
+        memset(&n, 0, sizeof n);
+        return 0;
+}
+
+/* ---------------------------------------------------------- parent cache */
+
+/* What a device inherits from the devices above it (PCI function, PF,
+ * NUMA node, ids) cannot change while its parent directory exists: a PCI
+ * function that goes away takes its children with it, and one that comes
+ * back at the same address is a new directory with a new inode.  So the
+ * parent part is read once per parent directory and checked by inode: a
+ * vDPA device added again on the same VF or SF (the usual hotplug) costs
+ * one stat() instead of a walk through its ancestors. */
+typedef struct ParentEntry {
+        dev_t dev;
+        ino_t ino;
+        VdpaHardware hw;        /* only the parent fields are set */
+} ParentEntry;
+
+static void parent_entry_free(ParentEntry *e) {
+        vdpa_hardware_clear(&e->hw);
+        g_free(e);
+}
+
+static void copy_parent_fields(VdpaHardware *dst, const VdpaHardware *src) {
+        dst->parent_kind = src->parent_kind;
+        set_str(&dst->parent_device, src->parent_device);
+        set_str(&dst->physical_function, src->physical_function);
+        set_str(&dst->address, src->address);
+        dst->vendor_id = src->vendor_id;
+        dst->product_id = src->product_id;
+        dst->numa_node = src->numa_node;
+}
+
+static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw) {
+        _cleanup_(udev_device_unrefp) struct udev_device *p = NULL;
+        g_autofree char *dir = g_path_get_dirname(hw->syspath);
+        ParentEntry *e;
+        struct stat st;
+
+        if (stat(dir, &st) < 0) {
+                /* Going away: read what is left, remember nothing. */
+                p = nearest_parent(udev, hw->syspath);
+                fill_parent_from(hw, p);
+                return;
+        }
+        e = g_hash_table_lookup(inv->parents, dir);
+        if (e && e->dev == st.st_dev && e->ino == st.st_ino) {
+                copy_parent_fields(hw, &e->hw);
+                return;
+        }
+
+        p = nearest_parent(udev, hw->syspath);
+        fill_parent_from(hw, p);
+        e = g_new0(ParentEntry, 1);
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+        e->hw.numa_node = -1;
+        copy_parent_fields(&e->hw, hw);
+        g_hash_table_replace(inv->parents, g_steal_pointer(&dir), e);
 }
 
 /* --------------------------------------------------------------- the model */
@@ -231,6 +332,7 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
         inv->devices = g_tree_new_full(compare_names, NULL, g_free,
                                        (GDestroyNotify) vdpa_device_free);
         inv->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, claim_usage_free);
+        inv->parents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) parent_entry_free);
         if (!config)
                 config = inv->owned_config = vdpa_config_new_default();
         inv->config = config;
@@ -245,6 +347,7 @@ void inventory_free(Inventory *inv) {
         g_tree_destroy(inv->devices);
         g_clear_pointer(&inv->usage, g_hash_table_unref);
         g_clear_pointer(&inv->claims, g_hash_table_unref);
+        g_clear_pointer(&inv->parents, g_hash_table_unref);
         vdpa_config_free(inv->owned_config);
         g_free(inv);
 }
@@ -321,22 +424,17 @@ static void rederive_all(Inventory *inv) {
         }
 }
 
-static int read_and_apply(Inventory *inv, struct udev_device *dev) {
+/* Read the device at SYSPATH (named NAME) from sysfs and bring the model to it. */
+static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name) {
         _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
-        const char *name = udev_device_get_sysname(dev);
-        int r;
 
-        r = vdpa_hardware_from_udev(dev, &hw);
-        if (r == -ENODEV) {
-                log_debug("vDPA device %s vanished while being read", strempty(name));
+        if (read_device_dir(syspath, &hw) < 0) {
+                log_debug("vDPA device %s vanished while being read", name);
                 apply(inv, name, NULL);
-                return 0;
+                return;
         }
-        if (r < 0)
-                return log_debug_errno(r, "Ignoring device %s: %m", strempty(name));
-
+        fill_parent_cached(inv, udev, &hw);
         apply(inv, hw.name, &hw);
-        return 0;
 }
 
 int inventory_enumerate(Inventory *inv, struct udev *udev) {
@@ -365,19 +463,18 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
                 partial = true;
         }
 
-        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
-                _cleanup_(udev_device_unrefp) struct udev_device *dev = NULL;
-                const char *syspath = udev_list_entry_get_name(item);
+        /* A full read is the ground truth again: parents are re-read too
+         * (a numa_node overridden by hand is picked up here). */
+        g_hash_table_remove_all(inv->parents);
 
-                dev = udev_device_new_from_syspath(udev, syspath);
-                if (!dev) {
-                        log_debug_errno(errno, "Enumerated device %s vanished: %m", syspath);
-                        continue;
-                }
-                if (read_and_apply(inv, dev) < 0)
-                        continue;
-                if (g_tree_lookup(inv->devices, udev_device_get_sysname(dev)))
-                        g_hash_table_add(seen, g_strdup(udev_device_get_sysname(dev)));
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
+                const char *syspath = udev_list_entry_get_name(item);
+                g_autofree char *name = g_path_get_basename(syspath);
+
+                g_strdelimit(name, "!", '/');
+                read_and_apply(inv, udev, syspath, name);
+                if (g_tree_lookup(inv->devices, name))
+                        g_hash_table_add(seen, g_steal_pointer(&name));
         }
 
         if (partial)
@@ -393,7 +490,6 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
 }
 
 int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
-        _cleanup_(udev_device_unrefp) struct udev_device *fresh = NULL;
         const char *action, *name, *syspath;
 
         g_return_val_if_fail(inv, -EINVAL);
@@ -426,16 +522,10 @@ int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
         }
 
         /* add, bind, unbind, change, move and anything new: the event only
-         * says "look again"; what counts is what sysfs says now.  A monitor
-         * device carries only the uevent's properties, so read it afresh. */
-        fresh = udev_device_new_from_syspath(udev_device_get_udev(dev), syspath);
-        if (!fresh) {
-                log_debug_errno(errno, "Device %s is gone: %m", syspath);
-                apply(inv, name, NULL);
-                return 0;
-        }
-
-        return read_and_apply(inv, fresh);
+         * says "look again"; what counts is what sysfs says now, not the
+         * properties the event carried. */
+        read_and_apply(inv, udev_device_get_udev(dev), syspath, name);
+        return 0;
 }
 
 /* A private copy: the caller's table may be freed or reused after the call. */
