@@ -3,6 +3,7 @@
 #include "sysfs-attr.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <string.h>
@@ -224,15 +225,44 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
 /* What a device inherits from the devices above it (PCI function, PF,
  * NUMA node, ids) cannot change while its parent directory exists: a PCI
  * function that goes away takes its children with it, and one that comes
- * back at the same address is a new directory with a new inode.  So the
+ * back at the same address is a new directory (a new inode in sysfs).  So the
  * parent part is read once per parent directory and checked by inode: a
  * vDPA device added again on the same VF or SF (the usual hotplug) costs
  * one stat() instead of a walk through its ancestors. */
+typedef struct DirId {
+        uint32_t dev_major, dev_minor;
+        uint64_t ino;
+        /* sysfs never reuses an inode number; a testbed's tmpfs or ext4 may,
+         * and there the birth time tells a new directory from the old. */
+        bool has_btime;
+        struct statx_timestamp btime;
+} DirId;
+
 typedef struct ParentEntry {
-        dev_t dev;
-        ino_t ino;
+        DirId id;
         VdpaHardware hw;        /* only the parent fields are set */
 } ParentEntry;
+
+static int dir_id(const char *path, DirId *ret) {
+        struct statx stx;
+
+        if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &stx) < 0)
+                return -errno;
+        *ret = (DirId) {
+                .dev_major = stx.stx_dev_major,
+                .dev_minor = stx.stx_dev_minor,
+                .ino = stx.stx_ino,
+                .has_btime = stx.stx_mask & STATX_BTIME,
+                .btime = stx.stx_btime,
+        };
+        return 0;
+}
+
+static bool dir_id_equal(const DirId *a, const DirId *b) {
+        return a->dev_major == b->dev_major && a->dev_minor == b->dev_minor && a->ino == b->ino &&
+                a->has_btime == b->has_btime &&
+                (!a->has_btime || (a->btime.tv_sec == b->btime.tv_sec && a->btime.tv_nsec == b->btime.tv_nsec));
+}
 
 static void parent_entry_free(ParentEntry *e) {
         vdpa_hardware_clear(&e->hw);
@@ -249,29 +279,34 @@ static void copy_parent_fields(VdpaHardware *dst, const VdpaHardware *src) {
         dst->numa_node = src->numa_node;
 }
 
-static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw) {
+/* REMEMBER: keep what was read for the next device on the same parent.
+ * Hotplug does; enumeration does not, so that the cache holds only the
+ * parents that see devices come and go, not one entry per device. */
+static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw, bool remember) {
         _cleanup_(udev_device_unrefp) struct udev_device *p = NULL;
         g_autofree char *dir = g_path_get_dirname(hw->syspath);
         ParentEntry *e;
-        struct stat st;
+        DirId id;
 
-        if (stat(dir, &st) < 0) {
+        if (dir_id(dir, &id) < 0) {
                 /* Going away: read what is left, remember nothing. */
+                g_hash_table_remove(inv->parents, dir);
                 p = nearest_parent(udev, hw->syspath);
                 fill_parent_from(hw, p);
                 return;
         }
         e = g_hash_table_lookup(inv->parents, dir);
-        if (e && e->dev == st.st_dev && e->ino == st.st_ino) {
+        if (e && dir_id_equal(&e->id, &id)) {
                 copy_parent_fields(hw, &e->hw);
                 return;
         }
 
         p = nearest_parent(udev, hw->syspath);
         fill_parent_from(hw, p);
+        if (!remember)
+                return;
         e = g_new0(ParentEntry, 1);
-        e->dev = st.st_dev;
-        e->ino = st.st_ino;
+        e->id = id;
         e->hw.numa_node = -1;
         copy_parent_fields(&e->hw, hw);
         g_hash_table_replace(inv->parents, g_steal_pointer(&dir), e);
@@ -425,7 +460,7 @@ static void rederive_all(Inventory *inv) {
 }
 
 /* Read the device at SYSPATH (named NAME) from sysfs and bring the model to it. */
-static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name) {
+static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name, bool from_event) {
         _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
 
         if (read_device_dir(syspath, &hw) < 0) {
@@ -433,7 +468,7 @@ static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspat
                 apply(inv, name, NULL);
                 return;
         }
-        fill_parent_cached(inv, udev, &hw);
+        fill_parent_cached(inv, udev, &hw, from_event);
         apply(inv, hw.name, &hw);
 }
 
@@ -464,7 +499,8 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
         }
 
         /* A full read is the ground truth again: parents are re-read too
-         * (a numa_node overridden by hand is picked up here). */
+         * (a numa_node overridden by hand is picked up here), and only
+         * hotplug fills the cache again. */
         g_hash_table_remove_all(inv->parents);
 
         udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
@@ -472,7 +508,7 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
                 g_autofree char *name = g_path_get_basename(syspath);
 
                 g_strdelimit(name, "!", '/');
-                read_and_apply(inv, udev, syspath, name);
+                read_and_apply(inv, udev, syspath, name, false);
                 if (g_tree_lookup(inv->devices, name))
                         g_hash_table_add(seen, g_steal_pointer(&name));
         }
@@ -524,7 +560,7 @@ int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
         /* add, bind, unbind, change, move and anything new: the event only
          * says "look again"; what counts is what sysfs says now, not the
          * properties the event carried. */
-        read_and_apply(inv, udev_device_get_udev(dev), syspath, name);
+        read_and_apply(inv, udev_device_get_udev(dev), syspath, name, true);
         return 0;
 }
 

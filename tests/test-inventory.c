@@ -585,6 +585,65 @@ static void test_hotplug(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(f->overflows, ==, 0);
 }
 
+/* The parent part of a device is remembered per parent directory.  A
+ * device that comes and goes on the same VF (the usual "vdpa dev del/add")
+ * is read right from it; a VF that is replaced at the same address (new
+ * directory, other ids and NUMA node) must be read afresh. */
+static void test_hotplug_parent_replaced(Fixture *f, gconstpointer data) {
+        const char *vf = PORT_A "/0000:04:00.2", *vdpa0 = PORT_A "/0000:04:00.2/vdpa0";
+        g_autoptr(GError) error = NULL;
+        const Expected before = {
+                "vdpa0", vdpa0, "vhost_vdpa", "/dev/vhost-vdpa-0", VDPA_PARENT_KIND_VF, "0000:04:00.2",
+                "0000:04:00.0", "0000:04:00.2", 0x15b3, 0x101e, 0, VDPA_DEVICE_AVAILABLE };
+
+        start_monitor(f, 0);
+        enumerate_host(f);
+
+        /* del + add on the same VF: the same facts, one event each. */
+        for (int round = 0; round < 3; round++) {
+                clear_events(f);
+                umockdev_testbed_uevent(f->tb, vdpa0, "remove");
+                umockdev_testbed_uevent(f->tb, vdpa0, "add");
+                run_until_idle(f);
+                g_assert_cmpuint(f->events->len, ==, 2);
+                g_assert_cmpint(event_at(f, 0)->ev, ==, INVENTORY_DEVICE_REMOVED);
+                g_assert_cmpint(event_at(f, 1)->ev, ==, INVENTORY_DEVICE_ADDED);
+                assert_device(event_at(f, 1)->dev, &before);
+        }
+
+        /* The VF goes away with its child and another function appears at
+         * the same address: other device id, other NUMA node, another PF. */
+        clear_events(f);
+        umockdev_testbed_uevent(f->tb, vdpa0, "remove");
+        umockdev_testbed_remove_device(f->tb, PORT_A "/0000:04:00.2/vdpa0/vhost-vdpa-0");
+        umockdev_testbed_remove_device(f->tb, vdpa0);
+        umockdev_testbed_remove_device(f->tb, vf);
+        g_assert_true(umockdev_testbed_add_from_string(f->tb,
+                "P: /devices/pci0000:00/0000:00:02.0/0000:04:00.2\n"
+                "E: SUBSYSTEM=pci\n"
+                "A: device=0x101f\\n\n"
+                "A: numa_node=1\\n\n"
+                "A: vendor=0x15b3\\n\n"
+                "L: physfn=../0000:04:00.1\n"
+                "\n"
+                "P: /devices/pci0000:00/0000:00:02.0/0000:04:00.2/vdpa0\n"
+                "E: SUBSYSTEM=vdpa\n", &error));
+        g_assert_no_error(error);
+        run_until_idle(f);
+
+        g_assert_cmpuint(f->events->len, ==, 2);
+        g_assert_cmpint(event_at(f, 0)->ev, ==, INVENTORY_DEVICE_REMOVED);
+        g_assert_cmpint(event_at(f, 1)->ev, ==, INVENTORY_DEVICE_ADDED);
+        assert_device(inventory_lookup(f->inv, "vdpa0"), &(Expected) {
+                "vdpa0", vdpa0, "", "", VDPA_PARENT_KIND_VF, "0000:04:00.2",
+                "0000:04:00.1", "0000:04:00.2", 0x15b3, 0x101f, 1, VDPA_DEVICE_UNUSABLE });
+
+        /* And a full enumeration agrees with what the event said. */
+        clear_events(f);
+        g_assert_cmpint(inventory_enumerate(f->inv, f->udev), ==, 0);
+        g_assert_cmpuint(f->events->len, ==, 0);
+}
+
 static char *burst_syspath(guint i) {
         return g_strdup_printf(VF5 "/burst%03u", i);
 }
@@ -906,6 +965,7 @@ int main(int argc, char *argv[]) {
         ADD("/inventory/hardware-attributes", test_hardware_attributes);
         ADD("/inventory/config", test_config);
         ADD("/inventory/hotplug", test_hotplug);
+        ADD("/inventory/hotplug/parent-replaced", test_hotplug_parent_replaced);
         ADD("/inventory/burst", test_burst);
         ADD("/inventory/enumerate-differences", test_enumerate_differences);
         ADD("/inventory/domain-usage", test_domain_usage);
