@@ -16,6 +16,7 @@
 #include <json-glib/json-glib.h>
 
 #include "bench.h"
+#include "spawn-util.h"
 #include "testbed.h"
 #include "vdpa-names.h"
 
@@ -530,11 +531,10 @@ static GPid spawn(VdpaTestBus *bus, const char *const *argv, const char *log_nam
         envp = g_environ_setenv(envp, "DBUS_SYSTEM_BUS_ADDRESS", vdpa_test_bus_get_address(bus), TRUE);
         fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         g_assert_cmpint(fd, >=, 0);
-        g_spawn_async_with_pipes_and_fds(vdpa_test_bus_get_tmpdir(bus), argv, (const char *const *) envp,
-                                         G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                         G_SPAWN_STDIN_FROM_DEV_NULL,
-                                         child_setup, GINT_TO_POINTER(getpid()),
-                                         -1, fd, fd, NULL, NULL, 0, &pid, NULL, NULL, NULL, &error);
+        /* Not g_spawn with a working directory: the child would chdir()
+         * through umockdev's preload and may hang on its lock (spawn-util.h). */
+        (void) vdpa_test_spawn(argv, (const char *const *) envp, G_SPAWN_SEARCH_PATH, child_setup,
+                               GINT_TO_POINTER(getpid()), fd, NULL, NULL, 0, &pid, &error);
         close(fd);
         g_assert_no_error(error);
         return pid;

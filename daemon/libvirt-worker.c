@@ -562,9 +562,8 @@ static unsigned detach_flags(virDomainPtr d, const LibvirtDeviceOp *op) {
 /* The handle the job came with, when it belongs to the live connection
  * (a reconnect in between makes it useless), else a fresh lookup. */
 static LibvirtStatus device_op_domain(LibvirtWorker *w, LibvirtDeviceOp *op, virDomainPtr *ret) {
-        g_autofree char *ignored = NULL;
-
-        if (op->dom && worker_connection(w, &ignored) == virDomainGetConnect(op->dom) && virDomainRef(op->dom) == 0) {
+        if (op->dom && w->conn && virDomainGetConnect(op->dom) == w->conn && virConnectIsAlive(w->conn) == 1 &&
+            virDomainRef(op->dom) == 0) {
                 *ret = op->dom;
                 return LIBVIRT_OK;
         }
