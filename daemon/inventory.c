@@ -53,14 +53,9 @@ static void set_str(char **p, const char *s) {
 /* The vhost char device has no class and sends no uevent of its own: it
  * only shows up as a child directory of the vDPA device.  It is usable only
  * once its node exists in /dev. */
-static char *find_chardev(const char *syspath) {
-        _cleanup_(closedirp) DIR *d = NULL;
+static char *find_chardev(DIR *d) {
         g_autofree char *best = NULL;
         struct dirent *de;
-
-        d = opendir(syspath);
-        if (!d)
-                return g_strdup("");
 
         while ((de = readdir(d))) {
                 g_autofree char *node = NULL;
@@ -76,6 +71,36 @@ static char *find_chardev(const char *syspath) {
         }
 
         return best ? g_steal_pointer(&best) : g_strdup("");
+}
+
+typedef struct DirId {
+        uint32_t dev_major, dev_minor;
+        uint64_t ino;
+        /* sysfs never reuses an inode number; a testbed's tmpfs or ext4 may,
+         * and there the birth time tells a new directory from the old. */
+        bool has_btime;
+        struct statx_timestamp btime;
+} DirId;
+
+static bool dir_id_equal(const DirId *a, const DirId *b) {
+        return a->dev_major == b->dev_major && a->dev_minor == b->dev_minor && a->ino == b->ino &&
+                a->has_btime == b->has_btime &&
+                (!a->has_btime || (a->btime.tv_sec == b->btime.tv_sec && a->btime.tv_nsec == b->btime.tv_nsec));
+}
+
+static int dir_id(int dir_fd, const char *path, DirId *ret) {
+        struct statx stx;
+
+        if (statx(dir_fd, path, 0, STATX_INO | STATX_BTIME, &stx) < 0)
+                return -errno;
+        *ret = (DirId) {
+                .dev_major = stx.stx_dev_major,
+                .dev_minor = stx.stx_dev_minor,
+                .ino = stx.stx_ino,
+                .has_btime = stx.stx_mask & STATX_BTIME,
+                .btime = stx.stx_btime,
+        };
+        return 0;
 }
 
 static struct udev_device *find_parent_with_subsystem(struct udev_device *dev, const char *subsystem) {
@@ -169,19 +194,23 @@ static struct udev_device *nearest_parent(struct udev *udev, const char *syspath
 }
 
 /* What a device directory of sysfs says now: the driver bound, the vhost
- * char device.  Read from sysfs, not from a uevent's properties, which may
- * be older than sysfs. */
-static int read_device_dir(const char *syspath, VdpaHardware *hw) {
-        g_autofree char *uevent = NULL, *link = NULL, *driver = NULL;
+ * char device, and which directory its parent is (PARENT may be NULL).
+ * Read from sysfs, not from a uevent's properties, which may be older than
+ * sysfs; the directory is opened once and everything is read relative to it. */
+static int read_device_dir(const char *syspath, VdpaHardware *hw, DirId *parent) {
+        _cleanup_(closedirp) DIR *d = NULL;
         g_autofree char *name = NULL;
+        char driver[PATH_MAX];
+        ssize_t n;
 
         /* Devices received from a monitor may be gone by the time we look. */
-        uevent = g_build_filename(syspath, "uevent", NULL);
-        if (access(uevent, F_OK) < 0)
+        d = opendir(syspath);
+        if (!d)
+                return -ENODEV;
+        if (parent && dir_id(dirfd(d), "..", parent) < 0)
                 return -ENODEV;
 
-        link = g_build_filename(syspath, "driver", NULL);
-        driver = g_file_read_link(link, NULL);
+        n = readlinkat(dirfd(d), "driver", driver, sizeof driver - 1);
         name = g_path_get_basename(syspath);
         /* libudev's sysname: '!' in a directory name stands for '/'. */
         g_strdelimit(name, "!", '/');
@@ -189,8 +218,12 @@ static int read_device_dir(const char *syspath, VdpaHardware *hw) {
         vdpa_hardware_clear(hw);
         hw->name = g_steal_pointer(&name);
         hw->syspath = g_strdup(syspath);
-        hw->driver = driver ? g_path_get_basename(driver) : g_strdup("");
-        hw->chardev = find_chardev(syspath);
+        if (n > 0) {
+                driver[n] = '\0';
+                hw->driver = g_path_get_basename(driver);
+        } else
+                hw->driver = g_strdup("");
+        hw->chardev = find_chardev(d);
         return 0;
 }
 
@@ -210,7 +243,7 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
 
         if (!is_vdpa_device(dev))
                 return -EINVAL;
-        r = read_device_dir(udev_device_get_syspath(dev), &n);
+        r = read_device_dir(udev_device_get_syspath(dev), &n, NULL);
         if (r < 0)
                 return r;
         fill_parent_from(&n, udev_device_get_parent(dev));
@@ -229,40 +262,10 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
  * parent part is read once per parent directory and checked by inode: a
  * vDPA device added again on the same VF or SF (the usual hotplug) costs
  * one stat() instead of a walk through its ancestors. */
-typedef struct DirId {
-        uint32_t dev_major, dev_minor;
-        uint64_t ino;
-        /* sysfs never reuses an inode number; a testbed's tmpfs or ext4 may,
-         * and there the birth time tells a new directory from the old. */
-        bool has_btime;
-        struct statx_timestamp btime;
-} DirId;
-
 typedef struct ParentEntry {
         DirId id;
         VdpaHardware hw;        /* only the parent fields are set */
 } ParentEntry;
-
-static int dir_id(const char *path, DirId *ret) {
-        struct statx stx;
-
-        if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &stx) < 0)
-                return -errno;
-        *ret = (DirId) {
-                .dev_major = stx.stx_dev_major,
-                .dev_minor = stx.stx_dev_minor,
-                .ino = stx.stx_ino,
-                .has_btime = stx.stx_mask & STATX_BTIME,
-                .btime = stx.stx_btime,
-        };
-        return 0;
-}
-
-static bool dir_id_equal(const DirId *a, const DirId *b) {
-        return a->dev_major == b->dev_major && a->dev_minor == b->dev_minor && a->ino == b->ino &&
-                a->has_btime == b->has_btime &&
-                (!a->has_btime || (a->btime.tv_sec == b->btime.tv_sec && a->btime.tv_nsec == b->btime.tv_nsec));
-}
 
 static void parent_entry_free(ParentEntry *e) {
         vdpa_hardware_clear(&e->hw);
@@ -279,34 +282,23 @@ static void copy_parent_fields(VdpaHardware *dst, const VdpaHardware *src) {
         dst->numa_node = src->numa_node;
 }
 
-/* REMEMBER: keep what was read for the next device on the same parent.
- * Hotplug does; enumeration does not, so that the cache holds only the
- * parents that see devices come and go, not one entry per device. */
-static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw, bool remember) {
+/* Hotplug reads parents through the cache and fills it; enumeration does
+ * not, so that the cache holds only the parents that see devices come and
+ * go, not one entry per device. */
+static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw, const DirId *id) {
         _cleanup_(udev_device_unrefp) struct udev_device *p = NULL;
         g_autofree char *dir = g_path_get_dirname(hw->syspath);
-        ParentEntry *e;
-        DirId id;
+        ParentEntry *e = g_hash_table_lookup(inv->parents, dir);
 
-        if (dir_id(dir, &id) < 0) {
-                /* Going away: read what is left, remember nothing. */
-                g_hash_table_remove(inv->parents, dir);
-                p = nearest_parent(udev, hw->syspath);
-                fill_parent_from(hw, p);
-                return;
-        }
-        e = g_hash_table_lookup(inv->parents, dir);
-        if (e && dir_id_equal(&e->id, &id)) {
+        if (e && dir_id_equal(&e->id, id)) {
                 copy_parent_fields(hw, &e->hw);
                 return;
         }
 
         p = nearest_parent(udev, hw->syspath);
         fill_parent_from(hw, p);
-        if (!remember)
-                return;
         e = g_new0(ParentEntry, 1);
-        e->id = id;
+        e->id = *id;
         e->hw.numa_node = -1;
         copy_parent_fields(&e->hw, hw);
         g_hash_table_replace(inv->parents, g_steal_pointer(&dir), e);
@@ -462,13 +454,20 @@ static void rederive_all(Inventory *inv) {
 /* Read the device at SYSPATH (named NAME) from sysfs and bring the model to it. */
 static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name, bool from_event) {
         _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+        DirId parent;
 
-        if (read_device_dir(syspath, &hw) < 0) {
+        if (read_device_dir(syspath, &hw, from_event ? &parent : NULL) < 0) {
                 log_debug("vDPA device %s vanished while being read", name);
                 apply(inv, name, NULL);
                 return;
         }
-        fill_parent_cached(inv, udev, &hw, from_event);
+        if (from_event)
+                fill_parent_cached(inv, udev, &hw, &parent);
+        else {
+                _cleanup_(udev_device_unrefp) struct udev_device *p = nearest_parent(udev, syspath);
+
+                fill_parent_from(&hw, p);
+        }
         apply(inv, hw.name, &hw);
 }
 
