@@ -34,6 +34,9 @@ static void print_pair(JsonObject *o)
                f ? member_double(o, "ratio_of_medians") : NAN);
 }
 
+/* Every target of issue 7: calls 3, hotplug 3, claim 2, activation 1, rss 2. */
+#define BENCH_N_TARGETS 11
+
 int bench_figure_summary(int argc, char **argv)
 {
         const char *dir = g_getenv("VDPA_BENCH_RESULTS");
@@ -43,7 +46,7 @@ int bench_figure_summary(int argc, char **argv)
         g_autoptr(JsonNode) root = NULL;
         g_autofree char *out = NULL;
         g_autoptr(GError) error = NULL;
-        guint pass = 0, miss = 0;
+        guint pass = 0, miss = 0, missing = 0;
 
         g_assert_nonnull(dir);
         for (size_t i = 0; i < G_N_ELEMENTS(order); i++) {
@@ -53,6 +56,7 @@ int bench_figure_summary(int argc, char **argv)
 
                 if (!g_file_get_contents(path, &text, NULL, NULL)) {
                         printf("# %s: no results (%s)\n", order[i], path);
+                        missing++;
                         continue;
                 }
                 lines = g_strsplit(text, "\n", -1);
@@ -117,5 +121,12 @@ int bench_figure_summary(int argc, char **argv)
         if (!json_generator_to_file(gen, out, &error))
                 g_error("%s: %s", out, error->message);
         printf("JSON: %s (all records; one file per figure: %s/FIGURE.jsonl)\n", out, dir);
+
+        /* An incomplete table is a failed run, not a shorter one. */
+        if (missing > 0 || pass + miss != BENCH_N_TARGETS) {
+                printf("INCOMPLETE: %u figure(s) without results, %u of %u targets reported\n", missing, pass + miss,
+                       BENCH_N_TARGETS);
+                return 1;
+        }
         return 0;
 }
