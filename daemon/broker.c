@@ -63,6 +63,10 @@ typedef struct Op {
         bool attached;
         bool polkit_pending;          /* counted in polkit_inflight */
         bool authorized;              /* polkit said yes */
+        sd_bus_slot *uid_slot;        /* Claim: the caller's uid, asked alongside polkit */
+        bool uid_known;
+        uint32_t uid;
+        bool committed;               /* Claim: the active record is written */
         GList *waiting_link;          /* in polkit_waiting */
         const char *action;
         VdpaPolkitCallback on_authorized;
@@ -81,6 +85,7 @@ static void op_free(Op *op) {
                 g_hash_table_remove(op->b->reserved, op->device);
         g_hash_table_remove(op->b->ops, op);
         sd_bus_slot_unref(op->slot);
+        sd_bus_slot_unref(op->uid_slot);
         sd_event_source_disable_unref(op->timer);
         sd_bus_message_unref(op->msg);
         vdpa_options_clear(&op->opts);
@@ -301,6 +306,7 @@ static void op_failf(Op *op, const char *name, const char *fmt, ...) {
 /* --- authorization, a bounded number at a time --- */
 
 static void claim_start_inspect(Op *op);
+static void claim_query_uid(Op *op);
 
 static int op_send_polkit(Op *op) {
         int r;
@@ -317,8 +323,10 @@ static int op_send_polkit(Op *op) {
          * nothing is changed or shown before the answer.  Started here, not
          * when queued, so that at most MAX_POLKIT_INFLIGHT unauthorized calls
          * have a read in flight. */
-        if (op->kind == OP_CLAIM)
+        if (op->kind == OP_CLAIM) {
                 claim_start_inspect(op);
+                claim_query_uid(op);
+        }
         return 0;
 }
 
@@ -465,6 +473,7 @@ char *broker_generate_mac(const char *device, const char *domain_uuid) {
 }
 
 static void on_claim_caller_checked(sd_bus_message *reply, Op *op);
+static bool claim_commit(Op *op, uint32_t uid);
 
 static int on_get_unix_user(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Op *op = userdata;
@@ -498,19 +507,39 @@ static void on_claim_attached(void *job, void *userdata) {
                 return;
         }
 
-        /* Is the caller still there?  Its uid is wanted anyway, and asking
-         * the bus after the attach closes the window in which a vanished
-         * caller would leave a claim behind. */
+        /* Is the caller still there?  Asking the bus after the attach closes
+         * the window in which a vanished caller would leave a claim behind.
+         * The claim is written while the question is on its way; if the
+         * caller is gone, the roll-back removes it again. */
         r = sd_bus_call_method_async(sd_bus_message_get_bus(op->msg), &op->slot,
                                      "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                      "GetConnectionUnixUser", on_get_unix_user, op,
                                      "s", sd_bus_message_get_sender(op->msg));
-        if (r < 0)
+        if (r < 0) {
                 op_failf(op, SD_BUS_ERROR_FAILED, "Cannot identify the caller: %s", g_strerror(-r));
+                return;
+        }
+        if (op->uid_known)
+                claim_commit(op, op->uid);
+}
+
+/* Record the claim as done, for UID.  On failure the op is rolled back and
+ * answered; returns false then. */
+static bool claim_commit(Op *op, uint32_t uid) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        op->claim->uid = uid;
+        if (write_claim(op, CLAIM_PHASE_ACTIVE, &e) < 0) {
+                /* The presence check must not answer for a failed op. */
+                op->slot = sd_bus_slot_unref(op->slot);
+                op_fail(op, &e);
+                return false;
+        }
+        op->committed = true;
+        return true;
 }
 
 static void on_claim_caller_checked(sd_bus_message *reply, Op *op) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         uint32_t uid;
         int r;
 
@@ -520,15 +549,10 @@ static void on_claim_caller_checked(sd_bus_message *reply, Op *op) {
                 op_rollback(op);
                 return;
         }
-        op->claim->uid = uid;
-
-        r = write_claim(op, CLAIM_PHASE_ACTIVE, &e);
-        if (r < 0) {
-                op_fail(op, &e);
+        if (!op->committed && !claim_commit(op, uid))
                 return;
-        }
 
-        log_info("Claimed %s for domain '%s' (uid %u, %s%s%s)", op->device, op->domain, uid,
+        log_info("Claimed %s for domain '%s' (uid %u, %s%s%s)", op->device, op->domain, op->claim->uid,
                  op->claim->live ? "live" : "", op->claim->live && op->claim->config ? "+" : "",
                  op->claim->config ? "config" : "");
         show_claim(op->b, op->claim);
@@ -657,6 +681,30 @@ static void claim_start_inspect(Op *op) {
                 return;
         op->in_worker = true;
         libvirt_worker_submit_inspect(op->b->worker, op->domain, on_claim_inspected, op);
+}
+
+static int on_claim_uid(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Op *op = userdata;
+
+        op->uid_slot = sd_bus_slot_unref(op->uid_slot);
+        /* A caller already gone is polkit's to refuse, or the presence
+         * check's after the attach. */
+        if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_read(reply, "u", &op->uid) >= 0)
+                op->uid_known = true;
+        return 1;
+}
+
+/* The uid goes into the record written after the attach; asked now, it is
+ * known by then and the write need not wait for the bus. */
+static void claim_query_uid(Op *op) {
+        int r;
+
+        r = sd_bus_call_method_async(sd_bus_message_get_bus(op->msg), &op->uid_slot,
+                                     "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                     "GetConnectionUnixUser", on_claim_uid, op,
+                                     "s", sd_bus_message_get_sender(op->msg));
+        if (r < 0)
+                log_debug_errno(r, "Cannot ask for the uid of the caller of Claim(%s) now: %m", op->device);
 }
 
 static void on_claim_authorized(int r, const sd_bus_error *error, void *userdata) {

@@ -730,6 +730,66 @@ static void test_disconnect_race(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* The caller was authorized and then vanished while libvirt attached: the
+ * presence check after the attach finds it gone, and the claim, already
+ * recorded by then, is rolled back (interface detached, record dropped). */
+static void test_caller_gone_during_attach(Fixture *f, gconstpointer data) {
+        g_autofree char *dom = new_domain(f, FALSE);
+        g_autoptr(GDBusConnection) c = NULL;
+        g_autoptr(GDBusMessage) m = g_dbus_message_new_method_call(VDPA_BUS_NAME, VDPA_OBJECT_PATH,
+                                                                   VDPA_INTERFACE, "Claim");
+        g_autoptr(GError) e = NULL;
+        g_autofree char *inactive = NULL, *state = NULL, *log = NULL;
+        gboolean reserved = FALSE;
+
+        start_daemon(f, NULL);
+        c = vdpa_test_bus_connect(f->bus, &e);
+        g_assert_no_error(e);
+
+        vdpa_test_libvirtd_pause(libvirtd);
+        g_dbus_message_set_body(m, g_variant_new("(ssa{sv})", "vdpa0", dom, NULL));
+        g_assert_true(g_dbus_connection_send_message(c, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &e));
+        g_assert_true(g_dbus_connection_flush_sync(c, NULL, &e));
+
+        /* Authorized once the device is reserved: a second Claim of it is
+         * refused at once then (before that it would wait for libvirt). */
+        for (int i = 0; i < 100 && !reserved; i++) {
+                g_autoptr(GError) busy = NULL;
+                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                        vdpa_test_bus_get_connection(f->bus), VDPA_BUS_NAME, VDPA_OBJECT_PATH, VDPA_INTERFACE, "Claim",
+                        g_variant_new("(ssa{sv})", "vdpa0", "probe-no-such-domain", NULL), NULL,
+                        G_DBUS_CALL_FLAGS_NONE, 200, NULL, &busy);
+                g_autofree char *name = busy ? vdpa_test_error_name(busy) : NULL;
+
+                g_assert_null(r);
+                reserved = g_strcmp0(name, VDPA_ERROR_DEVICE_BUSY) == 0;
+        }
+        g_assert_true(reserved);
+
+        g_assert_true(g_dbus_connection_close_sync(c, NULL, &e));
+        vdpa_test_libvirtd_resume(libvirtd);
+
+        for (int i = 0; i < 400; i++) {
+                g_autofree char *l = vdpa_test_daemon_get_log(f->bus);
+                g_autofree char *s0 = device_state(f, "vdpa0");
+
+                if (strstr(l, "Rolled back the failed claim of vdpa0") && g_str_equal(s0, "available"))
+                        break;
+                vdpa_test_iterate(25);
+        }
+        log = vdpa_test_daemon_get_log(f->bus);
+        g_assert_nonnull(strstr(log, "Caller of Claim(vdpa0) went away; rolling back"));
+        g_assert_nonnull(strstr(log, "Rolled back the failed claim of vdpa0"));
+        inactive = domain_xml(f, dom, TRUE);
+        g_assert_cmpuint(count_vdpa(inactive), ==, 0);
+        state = state_file(f);
+        g_assert_null(strstr(state, "Device="));
+        g_autofree char *s0 = device_state(f, "vdpa0");
+        g_assert_cmpstr(s0, ==, "available");
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 /* --- crash safety: kill -9 at many points --- */
 
 typedef struct {
@@ -995,6 +1055,7 @@ int main(int argc, char *argv[]) {
         ADD("/claim/auto-pick", test_auto_pick);
         ADD("/claim/concurrency", test_concurrency);
         ADD("/claim/disconnect-race", test_disconnect_race);
+        ADD("/claim/caller-gone-during-attach", test_caller_gone_during_attach);
         ADD("/claim/crash-safety", test_crash_safety);
         ADD("/claim/hung-libvirtd", test_hung_libvirtd);
         ADD("/claim/release-gone", test_release_gone);
