@@ -307,6 +307,7 @@ static void op_failf(Op *op, const char *name, const char *fmt, ...) {
 
 static void claim_start_inspect(Op *op);
 static void claim_query_uid(Op *op);
+static void release_start_lookup(Op *op);
 
 static int op_send_polkit(Op *op) {
         int r;
@@ -326,7 +327,8 @@ static int op_send_polkit(Op *op) {
         if (op->kind == OP_CLAIM) {
                 claim_start_inspect(op);
                 claim_query_uid(op);
-        }
+        } else if (op->kind == OP_RELEASE)
+                release_start_lookup(op);
         return 0;
 }
 
@@ -824,19 +826,10 @@ static void on_release_detached(void *job, void *userdata) {
         op_free(op);
 }
 
-static void on_release_authorized(int r, const sd_bus_error *error, void *userdata) {
-        const Claim *c;
-        Op *op = userdata;
+/* Authorized, and the domain looked up: detach. */
+static void release_continue(Op *op) {
+        const Claim *c = claims_get(op->b->claims, op->device);
 
-        op->slot = sd_bus_slot_unref(op->slot);
-        op_polkit_done(op);
-        if (r < 0) {
-                op_reply_error(op, error);
-                op_free(op);
-                return;
-        }
-
-        c = claims_get(op->b->claims, op->device);
         if (!c || c->phase != CLAIM_PHASE_ACTIVE) {
                 op_reply_errorf(op, VDPA_ERROR_NOT_CLAIMED, "Device '%s' is not claimed", op->device);
                 op_free(op);
@@ -848,10 +841,59 @@ static void on_release_authorized(int r, const sd_bus_error *error, void *userda
                 return;
         }
         op->claim = claim_dup(c);
+        /* A handle for another domain of the same name (released and
+         * redefined meanwhile) would detach from the wrong one. */
+        if (op->info && !streq_ptr(op->info->name, c->domain))
+                g_clear_pointer(&op->info, libvirt_domain_info_free);
 
         /* Even when the device itself is gone the domain's XML may still
          * name its chardev: detach anyway. */
         op_submit_device_op(op, true, on_release_detached);
+}
+
+static void on_release_looked_up(void *job, void *userdata) {
+        Op *op = userdata;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+        op->info = job;
+
+        if (op->replied) {      /* denied, or timed out, meanwhile */
+                op_free(op);
+                return;
+        }
+        /* A failed lookup is not an answer: the detach looks again and
+         * tells NoSuchDomain (or drops the claim under force). */
+        if (op->authorized)
+                release_continue(op);
+}
+
+/* The detach needs the domain's handle; it is fetched while polkit thinks. */
+static void release_start_lookup(Op *op) {
+        if (op->info || op->in_worker)
+                return;
+        op->in_worker = true;
+        libvirt_worker_submit_lookup(op->b->worker, op->domain, on_release_looked_up, op);
+}
+
+static void on_release_authorized(int r, const sd_bus_error *error, void *userdata) {
+        Op *op = userdata;
+
+        op->slot = sd_bus_slot_unref(op->slot);
+        op_polkit_done(op);
+        if (r < 0) {
+                op_reply_error(op, error);
+                if (!op->in_worker)
+                        op_free(op);
+                return;
+        }
+
+        op->authorized = true;
+        if (op->in_worker) {
+                op_arm_timer(op);
+                return;
+        }
+        release_continue(op);
 }
 
 int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

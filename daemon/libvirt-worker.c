@@ -490,6 +490,10 @@ static void inspect_run(LibvirtWorker *w, void *job) {
         i->status = lookup_domain(w, i->name, &d, &i->error);
         if (i->status != LIBVIRT_OK)
                 return;
+        if (i->handle_only) {
+                i->dom = d;
+                return;
+        }
 
         (void) virDomainGetUUIDString(d, uuid);
         i->uuid = g_strdup(uuid);
@@ -510,12 +514,21 @@ static void inspect_free_notify(void *p) {
         libvirt_domain_info_free(p);
 }
 
-void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
+static void submit_domain_job(LibvirtWorker *w, const char *domain, bool handle_only, LibvirtJobDone done, void *userdata) {
         LibvirtDomainInfo *i = g_new0(LibvirtDomainInfo, 1);
 
         i->name = g_strdup(domain);
+        i->handle_only = handle_only;
         i->numa_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
         libvirt_worker_submit(w, i, inspect_run, done, inspect_free_notify, userdata);
+}
+
+void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
+        submit_domain_job(w, domain, false, done, userdata);
+}
+
+void libvirt_worker_submit_lookup(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
+        submit_domain_job(w, domain, true, done, userdata);
 }
 
 void libvirt_device_op_free(LibvirtDeviceOp *op) {

@@ -56,6 +56,7 @@ typedef enum {
 /* What a Claim needs to know about its domain. */
 typedef struct LibvirtDomainInfo {
         char *name;                  /* in */
+        bool handle_only;            /* in: only look it up (status, dom) */
         LibvirtStatus status;
         char *error;
         char *uuid;
@@ -68,6 +69,8 @@ typedef struct LibvirtDomainInfo {
 void libvirt_domain_info_free(LibvirtDomainInfo *i);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtDomainInfo, libvirt_domain_info_free)
 void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata);
+/* Only the handle (a Release's detach then needs no lookup of its own). */
+void libvirt_worker_submit_lookup(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata);
 
 /* Attach or detach one device. */
 typedef struct LibvirtDeviceOp {
