@@ -438,6 +438,50 @@ static void test_reconcile_at_start(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* A claim recorded live+config whose domain has been shut off since: the
+ * detach with the recorded flags fails (nothing is running), and the
+ * release goes on with what the definitions say (the config copy). */
+static void test_release_after_shutdown(Fixture *f, gconstpointer data) {
+        g_autofree char *dom = new_domain(f);
+        g_autofree char *state_path = g_build_filename(vdpa_test_bus_get_state_dir(f->bus), "claims", NULL);
+        g_autofree char *contents = NULL, *after = NULL, *x = NULL;
+        g_autoptr(GVariant) r = NULL;
+        g_autoptr(GError) e = NULL;
+
+        by_hand(f, dom, "/dev/vhost-vdpa-0", TRUE);
+        contents = g_strdup_printf(
+                "[Claim 0]\nDevice=vdpa0\nPhase=active\nDomain=%s\nDomainUuid=\nChardev=/dev/vhost-vdpa-0\n"
+                "Mac=52:54:00:00:00:01\nXml=<interface type=\"vdpa\"><source dev=\"/dev/vhost-vdpa-0\"/>"
+                "<model type=\"virtio\"/></interface>\nUid=0\nLive=true\nConfig=true\n", dom);
+        g_assert_true(g_mkdir_with_parents(vdpa_test_bus_get_state_dir(f->bus), 0700) == 0);
+        g_assert_true(g_file_set_contents(state_path, contents, -1, &e));
+
+        start_daemon(f);
+        for (int i = 0; i < 200; i++) {
+                g_autofree char *st = device_field(f, "vdpa0", VDPA_KEY_STATE);
+
+                if (g_str_equal(st, "claimed"))
+                        break;
+                vdpa_test_iterate(25);
+        }
+        g_autofree char *before = device_field(f, "vdpa0", VDPA_KEY_STATE);
+        g_assert_cmpstr(before, ==, "claimed");
+
+        r = vdpa_test_call(f->bus, "Release", g_variant_new("(sa{sv})", "vdpa0", NULL), "()", &e);
+        g_assert_no_error(e);
+        g_assert_nonnull(r);
+
+        g_autofree char *st = device_field(f, "vdpa0", VDPA_KEY_STATE);
+        g_assert_cmpstr(st, ==, "available");
+        x = vdpa_test_domain_xml(uri(), dom, TRUE, &e);
+        g_assert_no_error(e);
+        g_assert_null(strstr(x, "vhost-vdpa-0"));
+        g_assert_true(g_file_get_contents(state_path, &after, NULL, NULL));
+        g_assert_null(strstr(after, "Device="));
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 #define ADD(path, func) \
         g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -452,6 +496,7 @@ int main(int argc, char *argv[]) {
         ADD("/libvirt/reconnect", test_reconnect);
         ADD("/libvirt/inflight-claim", test_inflight_claim);
         ADD("/libvirt/reconcile-at-start", test_reconcile_at_start);
+        ADD("/libvirt/release-after-shutdown", test_release_after_shutdown);
 
         r = g_test_run();
         vdpa_test_libvirtd_stop(libvirtd);
