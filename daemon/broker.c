@@ -63,6 +63,7 @@ typedef struct Op {
         bool attached;
         bool polkit_pending;          /* counted in polkit_inflight */
         bool authorized;              /* polkit said yes */
+        void (*proceed)(struct Op *op); /* Claim/Release: once authorized and prefetched */
         sd_bus_slot *uid_slot;        /* Claim: the caller's uid, asked alongside polkit */
         bool uid_known;
         uint32_t uid;
@@ -305,9 +306,8 @@ static void op_failf(Op *op, const char *name, const char *fmt, ...) {
 
 /* --- authorization, a bounded number at a time --- */
 
-static void claim_start_inspect(Op *op);
+static void op_start_prefetch(Op *op);
 static void claim_query_uid(Op *op);
-static void release_start_lookup(Op *op);
 
 static int op_send_polkit(Op *op) {
         int r;
@@ -324,11 +324,10 @@ static int op_send_polkit(Op *op) {
          * nothing is changed or shown before the answer.  Started here, not
          * when queued, so that at most MAX_POLKIT_INFLIGHT unauthorized calls
          * have a read in flight. */
-        if (op->kind == OP_CLAIM) {
-                claim_start_inspect(op);
+        if (op->proceed)
+                op_start_prefetch(op);
+        if (op->kind == OP_CLAIM)
                 claim_query_uid(op);
-        } else if (op->kind == OP_RELEASE)
-                release_start_lookup(op);
         return 0;
 }
 
@@ -364,6 +363,57 @@ static int op_authorize(Op *op, const char *action, VdpaPolkitCallback cb) {
         g_queue_push_tail(&op->b->polkit_waiting, op);
         op->waiting_link = g_queue_peek_tail_link(&op->b->polkit_waiting);
         return 0;
+}
+
+/* --- what libvirt can tell while polkit decides --- */
+
+/* The domain's inspection (Claim) or handle (Release) is read while the
+ * authorization is in flight; nothing is reserved, changed or shown before
+ * polkit's answer, and the libvirt timeout runs only from that answer on. */
+static void on_prefetched(void *job, void *userdata) {
+        Op *op = userdata;
+
+        op->in_worker = false;
+        op->timer = sd_event_source_disable_unref(op->timer);
+        op->info = job;
+
+        /* Denied, or timed out, meanwhile: nothing was done. */
+        if (op->replied) {
+                op_free(op);
+                return;
+        }
+        if (op->authorized)
+                op->proceed(op);
+}
+
+/* Started when the polkit check is sent, not when queued, so that at most
+ * MAX_POLKIT_INFLIGHT unauthorized calls have a read in flight. */
+static void op_start_prefetch(Op *op) {
+        if (op->info || op->in_worker)
+                return;
+        op->in_worker = true;
+        if (op->kind == OP_CLAIM)
+                libvirt_worker_submit_inspect(op->b->worker, op->domain, on_prefetched, op);
+        else
+                libvirt_worker_submit_lookup(op->b->worker, op->domain, on_prefetched, op);
+}
+
+/* polkit said yes: go on now, or once the prefetch is in. */
+static void op_authorized(Op *op) {
+        op->authorized = true;
+        if (op->in_worker) {
+                op_arm_timer(op);
+                return;
+        }
+        op->proceed(op);
+}
+
+/* polkit said no (or a re-check failed): answer now; a prefetch still in
+ * the worker frees the op when it returns. */
+static void op_refuse(Op *op, const sd_bus_error *e) {
+        op_reply_error(op, e);
+        if (!op->in_worker)
+                op_free(op);
 }
 
 /* --- Claim --- */
@@ -650,7 +700,7 @@ static void claim_prepare(Op *op) {
         op_submit_device_op(op, false, on_claim_attached);
 }
 
-/* Both polkit's yes and the domain's inspection are in. */
+/* Both polkit's yes and the domain's inspection are in (op->proceed). */
 static void claim_continue(Op *op) {
         if (op->info->status != LIBVIRT_OK) {
                 op_reply_errorf(op, libvirt_error_name(op->info->status),
@@ -660,29 +710,6 @@ static void claim_continue(Op *op) {
                 return;
         }
         claim_prepare(op);
-}
-
-static void on_claim_inspected(void *job, void *userdata) {
-        Op *op = userdata;
-
-        op->in_worker = false;
-        op->timer = sd_event_source_disable_unref(op->timer);
-        op->info = job;
-
-        /* Denied, or timed out, meanwhile: nothing was done. */
-        if (op->replied) {
-                op_free(op);
-                return;
-        }
-        if (op->authorized)
-                claim_continue(op);
-}
-
-static void claim_start_inspect(Op *op) {
-        if (op->info || op->in_worker)
-                return;
-        op->in_worker = true;
-        libvirt_worker_submit_inspect(op->b->worker, op->domain, on_claim_inspected, op);
 }
 
 static int on_claim_uid(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -723,21 +750,10 @@ static void on_claim_authorized(int r, const sd_bus_error *error, void *userdata
         else if (op->device[0] && check_device_name(op->b, op->device, &e) >= 0)
                 op_reserve(op, op->device);
 
-        if (sd_bus_error_is_set(&e)) {
-                op_reply_error(op, &e);
-                /* An inspection still in the worker frees the op. */
-                if (!op->in_worker)
-                        op_free(op);
-                return;
-        }
-
-        op->authorized = true;
-        if (op->in_worker) {
-                /* From here on the libvirt part is bounded. */
-                op_arm_timer(op);
-                return;
-        }
-        claim_continue(op);
+        if (sd_bus_error_is_set(&e))
+                op_refuse(op, &e);
+        else
+                op_authorized(op);
 }
 
 static int validate_domain_name(const char *domain, sd_bus_error *error) {
@@ -763,6 +779,7 @@ int broker_method_claim(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return r;
 
         op = op_new(b, OP_CLAIM, msg);
+        op->proceed = claim_continue;
         op->device = g_strdup(device);
         op->domain = g_strdup(domain);
 
@@ -826,7 +843,7 @@ static void on_release_detached(void *job, void *userdata) {
         op_free(op);
 }
 
-/* Authorized, and the domain looked up: detach. */
+/* Authorized, and the domain looked up (op->proceed): detach. */
 static void release_continue(Op *op) {
         const Claim *c = claims_get(op->b->claims, op->device);
 
@@ -841,8 +858,9 @@ static void release_continue(Op *op) {
                 return;
         }
         op->claim = claim_dup(c);
-        /* A handle for another domain of the same name (released and
-         * redefined meanwhile) would detach from the wrong one. */
+        /* A failed lookup is no answer: the detach looks again and tells
+         * NoSuchDomain (or drops the claim under force).  A handle for a
+         * domain of another name than the claim's is not used. */
         if (op->info && !streq_ptr(op->info->name, c->domain))
                 g_clear_pointer(&op->info, libvirt_domain_info_free);
 
@@ -851,49 +869,15 @@ static void release_continue(Op *op) {
         op_submit_device_op(op, true, on_release_detached);
 }
 
-static void on_release_looked_up(void *job, void *userdata) {
-        Op *op = userdata;
-
-        op->in_worker = false;
-        op->timer = sd_event_source_disable_unref(op->timer);
-        op->info = job;
-
-        if (op->replied) {      /* denied, or timed out, meanwhile */
-                op_free(op);
-                return;
-        }
-        /* A failed lookup is not an answer: the detach looks again and
-         * tells NoSuchDomain (or drops the claim under force). */
-        if (op->authorized)
-                release_continue(op);
-}
-
-/* The detach needs the domain's handle; it is fetched while polkit thinks. */
-static void release_start_lookup(Op *op) {
-        if (op->info || op->in_worker)
-                return;
-        op->in_worker = true;
-        libvirt_worker_submit_lookup(op->b->worker, op->domain, on_release_looked_up, op);
-}
-
 static void on_release_authorized(int r, const sd_bus_error *error, void *userdata) {
         Op *op = userdata;
 
         op->slot = sd_bus_slot_unref(op->slot);
         op_polkit_done(op);
-        if (r < 0) {
-                op_reply_error(op, error);
-                if (!op->in_worker)
-                        op_free(op);
-                return;
-        }
-
-        op->authorized = true;
-        if (op->in_worker) {
-                op_arm_timer(op);
-                return;
-        }
-        release_continue(op);
+        if (r < 0)
+                op_refuse(op, error);
+        else
+                op_authorized(op);
 }
 
 int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -908,6 +892,7 @@ int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
 
         op = op_new(b, OP_RELEASE, msg);
+        op->proceed = release_continue;
         op->device = g_strdup(device);
 
         r = bus_read_options(msg, VDPA_OPTION_SET_RELEASE, &op->opts, error);
