@@ -148,6 +148,7 @@ static void attribute_steps(Ctx *c, virConnectPtr conn, const char *state_dir)
         const char *names[] = {
                 "virDomainLookupByName", "virDomainIsActive + IsPersistent", "virDomainGetXMLDesc",
                 "virConnectGetCapabilities", "durable state write (GLib, fsync)", "GetConnectionUnixUser",
+                "polkit CheckAuthorization",
         };
         BenchSamples *s[G_N_ELEMENTS(names)];
 
@@ -183,6 +184,9 @@ static void attribute_steps(Ctx *c, virConnectPtr conn, const char *state_dir)
                 bench_call_ok(c->sd, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                               "GetConnectionUnixUser", NULL, "s", c->unique);
                 bench_samples_add(s[5], bench_now_ns() - t);
+                t = bench_now_ns();
+                check_authorization(c, "org.vdpa.manager.claim");
+                bench_samples_add(s[6], bench_now_ns() - t);
         }
         for (size_t j = 0; j < G_N_ELEMENTS(names); j++) {
                 g_autofree char *what = g_strdup_printf("(step) %s", names[j]);

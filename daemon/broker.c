@@ -607,12 +607,13 @@ static void on_claim_caller_checked(sd_bus_message *reply, Op *op) {
         log_info("Claimed %s for domain '%s' (uid %u, %s%s%s)", op->device, op->domain, op->claim->uid,
                  op->claim->live ? "live" : "", op->claim->live && op->claim->config ? "+" : "",
                  op->claim->config ? "config" : "");
-        show_claim(op->b, op->claim);
-
+        /* The caller hears first; observers right after, before this
+         * thread reads any other message, so nobody sees the old state. */
         op->replied = true;
         r = sd_bus_reply_method_return(op->msg, "ss", op->device, op->claim->xml);
         if (r < 0)
                 log_warning_errno(r, "Failed to reply to Claim(%s): %m", op->device);
+        show_claim(op->b, op->claim);
         op_free(op);
 }
 
@@ -834,12 +835,12 @@ static void on_release_detached(void *job, void *userdata) {
                 return;
         }
         log_info("Released %s from domain '%s'%s", op->device, op->claim->domain, gone ? " (domain gone, forced)" : "");
-        hide_claim(op->b, op->device);
-
+        /* As for Claim: the caller first, then DeviceChanged. */
         if (!op->replied) {
                 op->replied = true;
                 (void) sd_bus_reply_method_return(op->msg, "");
         }
+        hide_claim(op->b, op->device);
         op_free(op);
 }
 
