@@ -680,6 +680,72 @@ static void test_concurrency(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* --- the caller hears first: DeviceChanged follows the reply --- */
+
+typedef struct {
+        GPtrArray *order;       /* "reply" / "signal", as the connection received them */
+} Order;
+
+static void on_order_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                            const char *member, GVariant *params, gpointer userdata) {
+        Order *o = userdata;
+        const char *name;
+
+        g_variant_get_child(params, 0, "&s", &name);
+        if (g_str_equal(name, "vdpa0"))
+                g_ptr_array_add(o->order, "signal");
+}
+
+static void on_order_reply(GObject *src, GAsyncResult *res, gpointer userdata) {
+        Order *o = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(src), res, &e);
+
+        g_assert_no_error(e);
+        g_ptr_array_add(o->order, "reply");
+}
+
+/* One connection receives both, in the order the daemon sent them (the
+ * interface documents "DeviceChanged is emitted after the reply"). */
+static void assert_reply_then_signal(GDBusConnection *c, const char *method, GVariant *args) {
+        Order o = { .order = g_ptr_array_new() };
+        g_autoptr(GVariant) pong = NULL;
+        guint sub;
+
+        sub = g_dbus_connection_signal_subscribe(c, VDPA_BUS_NAME, VDPA_INTERFACE, "DeviceChanged", VDPA_OBJECT_PATH,
+                                                 NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_order_signal, &o, NULL);
+        /* The bus handles a connection's messages in order: once this is
+         * answered, the subscription's AddMatch is in place. */
+        pong = g_dbus_connection_call_sync(c, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                           "org.freedesktop.DBus", "GetId", NULL, NULL,
+                                           G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+        g_assert_nonnull(pong);
+
+        g_dbus_connection_call(c, VDPA_BUS_NAME, VDPA_OBJECT_PATH, VDPA_INTERFACE, method, args, NULL,
+                               G_DBUS_CALL_FLAGS_NONE, 60000, NULL, on_order_reply, &o);
+        for (int i = 0; i < 2000 && o.order->len < 2; i++)
+                vdpa_test_iterate(5);
+        g_assert_cmpuint(o.order->len, ==, 2);
+        g_assert_cmpstr(o.order->pdata[0], ==, "reply");
+        g_assert_cmpstr(o.order->pdata[1], ==, "signal");
+        g_dbus_connection_signal_unsubscribe(c, sub);
+        g_ptr_array_unref(o.order);
+}
+
+static void test_reply_before_signal(Fixture *f, gconstpointer data) {
+        g_autofree char *dom = new_domain(f, FALSE);
+        g_autoptr(GDBusConnection) c = NULL;
+        g_autoptr(GError) e = NULL;
+
+        start_daemon(f, NULL);
+        c = vdpa_test_bus_connect(f->bus, &e);
+        g_assert_no_error(e);
+
+        assert_reply_then_signal(c, "Claim", g_variant_new("(ssa{sv})", "vdpa0", dom, NULL));
+        assert_reply_then_signal(c, "Release", g_variant_new("(sa{sv})", "vdpa0", NULL));
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 /* --- a caller that disconnects mid-claim never leaves a claim --- */
 
 static void test_disconnect_race(Fixture *f, gconstpointer data) {
@@ -1063,6 +1129,7 @@ int main(int argc, char *argv[]) {
         ADD("/claim/concurrency", test_concurrency);
         ADD("/claim/disconnect-race", test_disconnect_race);
         ADD("/claim/caller-gone-during-attach", test_caller_gone_during_attach);
+        ADD("/claim/reply-before-signal", test_reply_before_signal);
         ADD("/claim/crash-safety", test_crash_safety);
         ADD("/claim/hung-libvirtd", test_hung_libvirtd);
         ADD("/claim/release-gone", test_release_gone);
