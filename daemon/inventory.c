@@ -110,28 +110,19 @@ static struct udev_device *find_parent_with_subsystem(struct udev_device *dev, c
         return NULL;
 }
 
-/* A VF points at its PF with "physfn"; anything else is its own PF. */
-static char *pci_physical_function(struct udev_device *pci) {
+/* A VF points at its PF with "physfn": its name, or NULL for a PF. */
+static char *pci_physfn(struct udev_device *pci) {
         g_autofree char *link = NULL, *target = NULL;
 
         link = g_build_filename(udev_device_get_syspath(pci), "physfn", NULL);
         target = g_file_read_link(link, NULL);
-        if (target)
-                return g_path_get_basename(target);
-        return g_strdup(udev_device_get_sysname(pci));
+        return target ? g_path_get_basename(target) : NULL;
 }
 
-static bool pci_is_vf(struct udev_device *pci) {
-        g_autofree char *link = NULL;
-
-        link = g_build_filename(udev_device_get_syspath(pci), "physfn", NULL);
-        return g_file_test(link, G_FILE_TEST_IS_SYMLINK);
-}
-
-static void fill_from_pci(VdpaHardware *hw, struct udev_device *pci) {
+/* PHYSFN: what pci_physfn() said of PCI (NULL: PCI is its own PF). */
+static void fill_from_pci(VdpaHardware *hw, struct udev_device *pci, const char *physfn) {
         set_str(&hw->address, udev_device_get_sysname(pci));
-        g_free(hw->physical_function);
-        hw->physical_function = pci_physical_function(pci);
+        set_str(&hw->physical_function, physfn ? physfn : udev_device_get_sysname(pci));
         hw->vendor_id = vdpa_sysfs_parse_hex16(udev_device_get_sysattr_value(pci, "vendor"));
         hw->product_id = vdpa_sysfs_parse_hex16(udev_device_get_sysattr_value(pci, "device"));
         hw->numa_node = vdpa_sysfs_parse_numa_node(udev_device_get_sysattr_value(pci, "numa_node"));
@@ -156,9 +147,11 @@ static void fill_parent_from(VdpaHardware *hw, struct udev_device *p) {
                 const char *subsystem = udev_device_get_subsystem(p);
 
                 if (streq_ptr(subsystem, "pci")) {
-                        hw->parent_kind = pci_is_vf(p) ? VDPA_PARENT_KIND_VF : VDPA_PARENT_KIND_PF;
+                        g_autofree char *physfn = pci_physfn(p);
+
+                        hw->parent_kind = physfn ? VDPA_PARENT_KIND_VF : VDPA_PARENT_KIND_PF;
                         set_str(&hw->parent_device, udev_device_get_sysname(p));
-                        fill_from_pci(hw, p);
+                        fill_from_pci(hw, p, physfn);
                         return;
                 }
 
@@ -168,8 +161,11 @@ static void fill_parent_from(VdpaHardware *hw, struct udev_device *p) {
                         hw->parent_kind = VDPA_PARENT_KIND_SF;
                         set_str(&hw->parent_device, udev_device_get_sysname(p));
                         pci = find_parent_with_subsystem(p, "pci");
-                        if (pci)
-                                fill_from_pci(hw, pci);
+                        if (pci) {
+                                g_autofree char *physfn = pci_physfn(pci);
+
+                                fill_from_pci(hw, pci, physfn);
+                        }
                         return;
                 }
         }
