@@ -189,13 +189,12 @@ static struct udev_device *nearest_parent(struct udev *udev, const char *syspath
         return NULL;
 }
 
-/* What a device directory of sysfs says now: the driver bound, the vhost
+/* What the directory of device NAME says now: the driver bound, the vhost
  * char device, and which directory its parent is (PARENT may be NULL).
  * Read from sysfs, not from a uevent's properties, which may be older than
  * sysfs; the directory is opened once and everything is read relative to it. */
-static int read_device_dir(const char *syspath, VdpaHardware *hw, DirId *parent) {
+static int read_device_dir(const char *syspath, const char *name, VdpaHardware *hw, DirId *parent) {
         _cleanup_(closedirp) DIR *d = NULL;
-        g_autofree char *name = NULL;
         char driver[PATH_MAX];
         ssize_t n;
 
@@ -207,12 +206,9 @@ static int read_device_dir(const char *syspath, VdpaHardware *hw, DirId *parent)
                 return -ENODEV;
 
         n = readlinkat(dirfd(d), "driver", driver, sizeof driver - 1);
-        name = g_path_get_basename(syspath);
-        /* libudev's sysname: '!' in a directory name stands for '/'. */
-        g_strdelimit(name, "!", '/');
 
         vdpa_hardware_clear(hw);
-        hw->name = g_steal_pointer(&name);
+        hw->name = g_strdup(name);
         hw->syspath = g_strdup(syspath);
         if (n > 0) {
                 driver[n] = '\0';
@@ -239,7 +235,7 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
 
         if (!is_vdpa_device(dev))
                 return -EINVAL;
-        r = read_device_dir(udev_device_get_syspath(dev), &n, NULL);
+        r = read_device_dir(udev_device_get_syspath(dev), udev_device_get_sysname(dev), &n, NULL);
         if (r < 0)
                 return r;
         fill_parent_from(&n, udev_device_get_parent(dev));
@@ -255,9 +251,9 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
  * NUMA node, ids) cannot change while its parent directory exists: a PCI
  * function that goes away takes its children with it, and one that comes
  * back at the same address is a new directory (a new inode in sysfs).  So the
- * parent part is read once per parent directory and checked by inode: a
- * vDPA device added again on the same VF or SF (the usual hotplug) costs
- * one stat() instead of a walk through its ancestors. */
+ * parent part is read once per parent directory and checked by its
+ * identity: a vDPA device added again on the same VF or SF (the usual
+ * hotplug) costs one statx() instead of a walk through its ancestors. */
 typedef struct ParentEntry {
         DirId id;
         VdpaHardware hw;        /* only the parent fields are set */
@@ -452,7 +448,7 @@ static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspat
         _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
         DirId parent;
 
-        if (read_device_dir(syspath, &hw, from_event ? &parent : NULL) < 0) {
+        if (read_device_dir(syspath, name, &hw, from_event ? &parent : NULL) < 0) {
                 log_debug("vDPA device %s vanished while being read", name);
                 apply(inv, name, NULL);
                 return;
@@ -502,6 +498,7 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
                 const char *syspath = udev_list_entry_get_name(item);
                 g_autofree char *name = g_path_get_basename(syspath);
 
+                /* libudev's sysname: '!' in a directory name stands for '/'. */
                 g_strdelimit(name, "!", '/');
                 read_and_apply(inv, udev, syspath, name, false);
                 if (g_tree_lookup(inv->devices, name))

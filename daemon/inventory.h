@@ -27,9 +27,10 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
 void inventory_free(Inventory *inv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Inventory, inventory_free)
 
-/* Read one vDPA device from sysfs through libudev into HW (pure with respect
- * to the inventory: it only reads sysfs).  Returns 0, or a negative errno
- * when DEV is not a usable vDPA device (e.g. it vanished meanwhile). */
+/* Read one vDPA device from sysfs into HW: its own directory, and its
+ * ancestors through libudev (pure with respect to the inventory: it only
+ * reads sysfs).  Returns 0, or a negative errno when DEV is not a usable
+ * vDPA device (e.g. it vanished meanwhile). */
 int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw);
 
 /* Enumerate every device on bus "vdpa" and bring the model to exactly that
