@@ -702,6 +702,7 @@ static void on_order_reply(GObject *src, GAsyncResult *res, gpointer userdata) {
         g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(src), res, &e);
 
         g_assert_no_error(e);
+        g_assert_nonnull(r);
         g_ptr_array_add(o->order, "reply");
 }
 
