@@ -569,6 +569,72 @@ static void test_state_dir_full(Fixture *f, gconstpointer data) {
         g_assert_cmpint(umount2(dir, MNT_DETACH), ==, 0);
 }
 
+/* Room for the intent but not for the claim: with one page left, the
+ * intent (the first state file) fits, the claim after the attach does not
+ * (its temporary file and the intent need two pages at once).  The attach
+ * is rolled back before the caller hears IOError, and the record of the
+ * roll-back (an empty state) fits again. */
+static void test_state_dir_full_at_commit(Fixture *f, gconstpointer data) {
+        const char *uri = vdpa_test_libvirtd_get_uri(libvirtd);
+        g_autoptr(VdpaTestPolkit) polkit = vdpa_test_polkit_start_or_die(f->bus, GRANT_ADMIN_RULE);
+        g_autofree char *dir = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), "tiny-state-2", NULL);
+        g_autofree char *filler = g_build_filename(dir, "filler", NULL);
+        g_autofree char *state = g_build_filename(dir, "claims", NULL);
+        g_autofree char *dir_arg = g_strdup_printf("--state-dir=%s", dir);
+        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
+        g_autofree char *dom = vdpa_test_domain_name_new();
+        g_autofree char *xml = NULL, *st = NULL, *log = NULL, *contents = NULL;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GVariant) r = NULL;
+        const char *const args[] = { dir_arg, uri_arg, NULL };
+        struct stat sb;
+
+        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+        g_assert_cmpint(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=0700"), ==, 0);
+        g_assert_true(vdpa_test_define_domain(uri, dom, FALSE, &e));
+        g_assert_no_error(e);
+
+        vdpa_test_daemon_start_or_die(f->bus, args);
+        for (int i = 0; ; i++) {
+                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", NULL);
+
+                if (v && g_variant_get_boolean(v))
+                        break;
+                g_assert_cmpint(i, <, 400);
+                vdpa_test_iterate(25);
+        }
+        g_assert_false(g_file_test(state, G_FILE_TEST_EXISTS));
+
+        /* Full, then exactly one page free again. */
+        fill(filler);
+        g_assert_cmpint(stat(filler, &sb), ==, 0);
+        g_assert_cmpint(truncate(filler, ((sb.st_size + 4095) / 4096 - 1) * 4096), ==, 0);
+
+        r = vdpa_test_call(f->bus, "Claim", g_variant_new("(ssa{sv})", "vdpa0", dom, NULL), "(ss)", &e);
+        g_assert_null(r);
+        vdpa_test_assert_error_name(e, "org.freedesktop.DBus.Error.IOError");
+        g_assert_nonnull(strstr(e->message, state));
+        g_clear_error(&e);
+
+        /* It was the claim after the attach that failed, and the attach was
+         * undone before the answer. */
+        log = vdpa_test_daemon_get_log(f->bus);
+        g_assert_nonnull(strstr(log, "Rolled back the failed claim of vdpa0"));
+        xml = vdpa_test_domain_xml(uri, dom, TRUE, &e);
+        g_assert_no_error(e);
+        g_assert_cmpuint(count_vdpa(xml), ==, 0);
+        st = device_state(f, "vdpa0");
+        g_assert_cmpstr(st, ==, "available");
+        g_assert_true(g_file_get_contents(state, &contents, NULL, NULL));
+        g_assert_null(strstr(contents, "Device="));
+        g_assert_cmpuint(count_entries(dir, "filler"), ==, 1);      /* the state file, no temporary */
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+        g_clear_pointer(&polkit, vdpa_test_polkit_stop);
+        vdpa_test_undefine_domain(uri, dom, NULL);
+        g_assert_cmpint(umount2(dir, MNT_DETACH), ==, 0);
+}
+
 /* Mounts made by the tests stay in a mount namespace of this process. */
 static void private_mount_namespace(void) {
         g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
@@ -600,6 +666,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/faults/uevent-overflow-netlink", test_uevent_overflow_netlink);
         ADD("/faults/uevent-storm", test_uevent_storm);
         ADD("/faults/state-dir-full", test_state_dir_full);
+        ADD("/faults/state-dir-full-at-commit", test_state_dir_full_at_commit);
 
         r = g_test_run();
         vdpa_test_libvirtd_stop(libvirtd);
