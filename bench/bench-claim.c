@@ -126,18 +126,6 @@ static guint count_vdpa(const char *uri, const char *dom)
         return n;
 }
 
-static void wait_libvirt_connected(VdpaTestBus *bus)
-{
-        for (guint i = 0; i < 1000; i++) {
-                g_autoptr(GVariant) v = vdpa_test_get_property(bus, "LibvirtConnected", NULL);
-
-                if (v && g_variant_get_boolean(v))
-                        return;
-                g_usleep(20 * 1000);
-        }
-        g_error("the daemon never connected to libvirt");
-}
-
 /* What Claim and Release do beyond the floor, each step timed on its own
  * in the same run: how the gap between service and floor is made up. */
 static void attribute_steps(Ctx *c, virConnectPtr conn, const char *state_dir)
@@ -227,7 +215,7 @@ int bench_figure_claim(int argc, char **argv)
         g_assert_no_error(error);
 
         daemon = bench_daemon_start(bus, uri);
-        wait_libvirt_connected(bus);
+        vdpa_test_wait_libvirt_connected(bus, TRUE, 20000);
         c.sd = bench_bus_connect(bus);
         g_assert_cmpint(sd_bus_get_unique_name(c.sd, &c.unique), >=, 0);
         c.service_dom = dom_s;

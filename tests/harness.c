@@ -924,6 +924,23 @@ GVariant *vdpa_test_get_property(VdpaTestBus *bus, const char *name, GError **er
         return v;
 }
 
+gint64 vdpa_test_wait_libvirt_connected(VdpaTestBus *bus, gboolean want, guint timeout_ms)
+{
+        gint64 t0 = g_get_monotonic_time();
+
+        for (;;) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) v = vdpa_test_get_property(bus, "LibvirtConnected", &error);
+
+                g_assert_no_error(error);
+                if (g_variant_get_boolean(v) == want)
+                        return g_get_monotonic_time() - t0;
+                if (g_get_monotonic_time() - t0 > (gint64) timeout_ms * 1000)
+                        g_error("LibvirtConnected never became %s within %u ms", want ? "true" : "false", timeout_ms);
+                vdpa_test_iterate(10);
+        }
+}
+
 char *vdpa_test_error_name(const GError *error)
 {
         if (!error)

@@ -124,6 +124,10 @@ GVariant *vdpa_test_call_full(GDBusConnection *connection,
                               GError **error);
 /* Reads a property of org.vdpa.Manager (the unboxed value). */
 GVariant *vdpa_test_get_property(VdpaTestBus *bus, const char *name, GError **error);
+/* Wait until the daemon's LibvirtConnected is WANT (its first libvirt scan
+ * runs after it took the name); g_error() after TIMEOUT_MS.  Returns the
+ * time it took, in microseconds. */
+gint64 vdpa_test_wait_libvirt_connected(VdpaTestBus *bus, gboolean want, guint timeout_ms);
 
 /* The D-Bus error name carried by ERROR, or NULL. */
 char *vdpa_test_error_name(const GError *error);

@@ -99,13 +99,7 @@ static void start_daemon(Fixture *f, const char *const *more) {
         vdpa_test_daemon_start_or_die(f->bus, (const char *const *) args->pdata);
 
         /* Claims need libvirt; the first scan is asynchronous. */
-        for (int i = 0; i < 200; i++) {
-                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", NULL);
-                if (v && g_variant_get_boolean(v))
-                        return;
-                vdpa_test_iterate(25);
-        }
-        g_error("daemon never connected to %s", uri(f));
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 5000);
 }
 
 static GVariant *claim(Fixture *f, const char *device, const char *domain, GVariant *options, GError **error) {

@@ -496,35 +496,37 @@ static guint count_vdpa(const char *xml) {
         return n;
 }
 
-static void test_state_dir_full(Fixture *f, gconstpointer data) {
+/* A 16 KiB tmpfs at TMP/NAME as the daemon's state directory, a shut-off
+ * domain DOM, and the daemon started on them, connected to libvirt.
+ * Returns the directory; unmount it with umount2(MNT_DETACH). */
+static char *start_on_tiny_state_dir(Fixture *f, const char *name, const char *dom) {
         const char *uri = vdpa_test_libvirtd_get_uri(libvirtd);
-        g_autoptr(VdpaTestPolkit) polkit = vdpa_test_polkit_start_or_die(f->bus, GRANT_ADMIN_RULE);
-        g_autofree char *dir = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), "tiny-state", NULL);
-        g_autofree char *filler = g_build_filename(dir, "filler", NULL);
-        g_autofree char *state = g_build_filename(dir, "claims", NULL);
+        char *dir = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), name, NULL);
         g_autofree char *dir_arg = g_strdup_printf("--state-dir=%s", dir);
         g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
-        g_autofree char *dom = vdpa_test_domain_name_new();
-        g_autofree char *xml = NULL, *st = NULL;
-        g_autoptr(GError) e = NULL;
-        g_autoptr(GVariant) r = NULL;
         const char *const args[] = { dir_arg, uri_arg, NULL };
+        g_autoptr(GError) e = NULL;
 
         g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
         g_assert_cmpint(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=0700"), ==, 0);
-
         g_assert_true(vdpa_test_define_domain(uri, dom, FALSE, &e));
         g_assert_no_error(e);
 
         vdpa_test_daemon_start_or_die(f->bus, args);
-        for (int i = 0; ; i++) {
-                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", NULL);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
+        return dir;
+}
 
-                if (v && g_variant_get_boolean(v))
-                        break;
-                g_assert_cmpint(i, <, 400);
-                vdpa_test_iterate(25);
-        }
+static void test_state_dir_full(Fixture *f, gconstpointer data) {
+        const char *uri = vdpa_test_libvirtd_get_uri(libvirtd);
+        g_autoptr(VdpaTestPolkit) polkit = vdpa_test_polkit_start_or_die(f->bus, GRANT_ADMIN_RULE);
+        g_autofree char *dom = vdpa_test_domain_name_new();
+        g_autofree char *dir = start_on_tiny_state_dir(f, "tiny-state", dom);
+        g_autofree char *filler = g_build_filename(dir, "filler", NULL);
+        g_autofree char *state = g_build_filename(dir, "claims", NULL);
+        g_autofree char *xml = NULL, *st = NULL;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GVariant) r = NULL;
 
         fill(filler);
         r = vdpa_test_call(f->bus, "Claim", g_variant_new("(ssa{sv})", "vdpa0", dom, NULL), "(ss)", &e);
@@ -577,32 +579,15 @@ static void test_state_dir_full(Fixture *f, gconstpointer data) {
 static void test_state_dir_full_at_commit(Fixture *f, gconstpointer data) {
         const char *uri = vdpa_test_libvirtd_get_uri(libvirtd);
         g_autoptr(VdpaTestPolkit) polkit = vdpa_test_polkit_start_or_die(f->bus, GRANT_ADMIN_RULE);
-        g_autofree char *dir = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), "tiny-state-2", NULL);
+        g_autofree char *dom = vdpa_test_domain_name_new();
+        g_autofree char *dir = start_on_tiny_state_dir(f, "tiny-state-2", dom);
         g_autofree char *filler = g_build_filename(dir, "filler", NULL);
         g_autofree char *state = g_build_filename(dir, "claims", NULL);
-        g_autofree char *dir_arg = g_strdup_printf("--state-dir=%s", dir);
-        g_autofree char *uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
-        g_autofree char *dom = vdpa_test_domain_name_new();
         g_autofree char *xml = NULL, *st = NULL, *log = NULL, *contents = NULL;
         g_autoptr(GError) e = NULL;
         g_autoptr(GVariant) r = NULL;
-        const char *const args[] = { dir_arg, uri_arg, NULL };
         struct stat sb;
 
-        g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
-        g_assert_cmpint(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=0700"), ==, 0);
-        g_assert_true(vdpa_test_define_domain(uri, dom, FALSE, &e));
-        g_assert_no_error(e);
-
-        vdpa_test_daemon_start_or_die(f->bus, args);
-        for (int i = 0; ; i++) {
-                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", NULL);
-
-                if (v && g_variant_get_boolean(v))
-                        break;
-                g_assert_cmpint(i, <, 400);
-                vdpa_test_iterate(25);
-        }
         g_assert_false(g_file_test(state, G_FILE_TEST_EXISTS));
 
         /* Full, then exactly one page free again. */

@@ -70,29 +70,11 @@ static char *new_domain(Fixture *f) {
         return name;
 }
 
-static gboolean connected(Fixture *f) {
-        g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", NULL);
-
-        return v && g_variant_get_boolean(v);
-}
-
-/* Waits until LibvirtConnected is WANT; returns the time it took (us). */
-static gint64 wait_connected(Fixture *f, gboolean want, guint timeout_ms) {
-        gint64 t0 = g_get_monotonic_time();
-
-        while (connected(f) != want) {
-                if (g_get_monotonic_time() - t0 > (gint64) timeout_ms * 1000)
-                        g_error("LibvirtConnected never became %d", want);
-                vdpa_test_iterate(10);
-        }
-        return g_get_monotonic_time() - t0;
-}
-
 static void start_daemon(Fixture *f) {
         const char *const args[] = { f->uri_arg, NULL };
 
         vdpa_test_daemon_start_or_die(f->bus, args);
-        wait_connected(f, TRUE, 10000);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 }
 
 static char *device_field(Fixture *f, const char *name, const char *key) {
@@ -275,7 +257,7 @@ static void test_reconnect(Fixture *f, gconstpointer data) {
                 gint64 t;
 
                 g_assert_cmpint(vdpa_test_libvirtd_stop_daemon(libvirtd, SIGTERM), >=, 0);
-                wait_connected(f, FALSE, 20000);
+                vdpa_test_wait_libvirt_connected(f->bus, FALSE, 20000);
 
                 /* Reads go on from the last known state. */
                 {
@@ -294,7 +276,7 @@ static void test_reconnect(Fixture *f, gconstpointer data) {
 
                 g_assert_true(vdpa_test_libvirtd_start_daemon(libvirtd, &e));
                 g_assert_no_error(e);
-                t = wait_connected(f, TRUE, 10000);
+                t = vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
                 g_array_append_val(times, t);
                 g_assert_cmpint(t, <=, 5 * G_USEC_PER_SEC);
         }
@@ -353,7 +335,7 @@ static void test_inflight_claim(Fixture *f, gconstpointer data) {
 
         g_assert_true(vdpa_test_libvirtd_start_daemon(libvirtd, &e));
         g_assert_no_error(e);
-        wait_connected(f, TRUE, 10000);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 
         /* The truth afterwards: nothing attached, nothing recorded. */
         for (int i = 0; i < 200; i++) {

@@ -142,21 +142,6 @@ static const Expected *expected(const char *name) {
         g_error("unexpected device %s", name);
 }
 
-/* Waits until LibvirtConnected has the wanted value (the first scan runs
- * asynchronously after the name is taken). */
-static void wait_libvirt_connected(Fixture *f, gboolean want) {
-        for (int i = 0; i < 100; i++) {
-                g_autoptr(GError) error = NULL;
-                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", &error);
-
-                g_assert_no_error(error);
-                if (g_variant_get_boolean(v) == want)
-                        return;
-                vdpa_test_iterate(50);
-        }
-        g_error("LibvirtConnected never became %s", want ? "true" : "false");
-}
-
 /* --- inventory over the bus --- */
 
 static void test_devices(Fixture *f, gconstpointer data) {
@@ -255,7 +240,7 @@ static void check_migration_case(Fixture *f, const char *policy, const char *dom
 
         write_config(f, conf);
         vdpa_test_daemon_start_or_die(f->bus, args);
-        wait_libvirt_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 5000);
         r = vdpa_test_call(f->bus, "CheckMigration", g_variant_new("(s)", domain), "()", &e);
         if (!error_name) {
                 g_assert_no_error(e);
@@ -417,7 +402,7 @@ static void test_properties(Fixture *f, gconstpointer data) {
         g_assert_no_error(error);
         g_assert_cmpstr(g_variant_get_string(mig, NULL), ==, "auto");
 
-        wait_libvirt_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 5000);
 
         caps = vdpa_test_get_property(f->bus, "Capabilities", &error);
         g_assert_no_error(error);
@@ -443,7 +428,7 @@ static void test_libvirt_in_use(Fixture *f, gconstpointer data) {
         g_autoptr(GVariant) d = NULL;
 
         vdpa_test_daemon_start_or_die(f->bus, args);
-        wait_libvirt_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 5000);
 
         d = get_device(f, "vdpa2");
         assert_device(d, expected("vdpa2"), "in-use");
@@ -548,7 +533,7 @@ static void test_corrupt_state_at_start(Fixture *f, gconstpointer data) {
         g_assert_true(g_file_set_contents(path, garbage, -1, NULL));
 
         vdpa_test_daemon_start_or_die(f->bus, args);
-        wait_libvirt_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 5000);
 
         log = vdpa_test_daemon_get_log(f->bus);
         g_assert_nonnull(strstr(log, "Corrupt claims file"));

@@ -671,14 +671,13 @@ static int documented_exit(const char *error_name) {
         return EXIT_FAIL;
 }
 
-static void wait_connected(Fixture *f, gboolean want);
 
 static void test_check_migration(Fixture *f, gconstpointer data) {
         const char *domains[] = { "test", "no-such-domain" };
 
         vdpa_test_daemon_start_or_die(f->bus, NULL);
         /* CheckMigration asks libvirt: answers differ until it is connected. */
-        wait_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 
         for (size_t i = 0; i < G_N_ELEMENTS(domains); i++) {
                 g_autoptr(GError) error = NULL;
@@ -709,19 +708,6 @@ static void test_check_migration(Fixture *f, gconstpointer data) {
 }
 
 /* --- claim and release: errors --- */
-
-static void wait_connected(Fixture *f, gboolean want) {
-        for (int i = 0; i < 200; i++) {
-                g_autoptr(GError) error = NULL;
-                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", &error);
-
-                g_assert_no_error(error);
-                if (g_variant_get_boolean(v) == want)
-                        return;
-                vdpa_test_iterate(50);
-        }
-        g_error("LibvirtConnected never became %d", want);
-}
 
 typedef struct {
         const char *args[6];
@@ -778,7 +764,7 @@ static void test_claim_errors(Fixture *f, gconstpointer data) {
 
         f->pk = vdpa_test_polkit_start_or_die(f->bus, NULL);
         vdpa_test_daemon_start_or_die(f->bus, NULL);
-        wait_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 
         run_error_cases(f, cases, G_N_ELEMENTS(cases));
 
@@ -806,7 +792,7 @@ static void test_claim_libvirt_unavailable(Fixture *f, gconstpointer data) {
         };
 
         vdpa_test_daemon_start_or_die(f->bus, args);
-        wait_connected(f, FALSE);
+        vdpa_test_wait_libvirt_connected(f->bus, FALSE, 10000);
         run_error_cases(f, cases, G_N_ELEMENTS(cases));
 
         {
@@ -832,7 +818,7 @@ static void test_claim_unauthorized(Fixture *f, gconstpointer data) {
         vdpa_test_user_ensure_or_die(VDPA_TEST_ADMIN, &admin_uid, &admin_gid);
         f->pk = vdpa_test_polkit_start_or_die(f->bus, rules_user_no);
         vdpa_test_daemon_start_or_die(f->bus, NULL);
-        wait_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 
         /* polkit says NO: AccessDenied, exit 3, the service's message. */
         for (int interactive = 0; interactive < 2; interactive++) {
@@ -942,7 +928,7 @@ static void test_claim_release_libvirtd(Fixture *f, gconstpointer data) {
         uri_arg = g_strdup_printf("--libvirt-uri=%s", uri);
         f->pk = vdpa_test_polkit_start_or_die(f->bus, NULL);
         vdpa_test_daemon_start_or_die(f->bus, (const char *const[]) { uri_arg, NULL });
-        wait_connected(f, TRUE);
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 
         /* claim NAME DOMAIN onto a shut-off persistent domain: config. */
         {
