@@ -320,10 +320,6 @@ static int op_send_polkit(Op *op) {
         op->polkit_pending = true;
         op->b->polkit_inflight++;
 
-        /* What the Claim needs from libvirt is read while polkit thinks;
-         * nothing is changed or shown before the answer.  Started here, not
-         * when queued, so that at most MAX_POLKIT_INFLIGHT unauthorized calls
-         * have a read in flight. */
         if (op->proceed)
                 op_start_prefetch(op);
         if (op->kind == OP_CLAIM)
@@ -527,6 +523,14 @@ char *broker_generate_mac(const char *device, const char *domain_uuid) {
 static void on_claim_caller_checked(sd_bus_message *reply, Op *op);
 static bool claim_commit(Op *op, uint32_t uid);
 
+/* Ask the bus for the uid of the caller of OP (which fails once it is gone). */
+static int ask_caller_uid(Op *op, sd_bus_slot **slot, sd_bus_message_handler_t callback) {
+        return sd_bus_call_method_async(sd_bus_message_get_bus(op->msg), slot,
+                                        "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                        "GetConnectionUnixUser", callback, op,
+                                        "s", sd_bus_message_get_sender(op->msg));
+}
+
 static int on_get_unix_user(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Op *op = userdata;
 
@@ -563,10 +567,7 @@ static void on_claim_attached(void *job, void *userdata) {
          * the window in which a vanished caller would leave a claim behind.
          * The claim is written while the question is on its way; if the
          * caller is gone, the roll-back removes it again. */
-        r = sd_bus_call_method_async(sd_bus_message_get_bus(op->msg), &op->slot,
-                                     "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                     "GetConnectionUnixUser", on_get_unix_user, op,
-                                     "s", sd_bus_message_get_sender(op->msg));
+        r = ask_caller_uid(op, &op->slot, on_get_unix_user);
         if (r < 0) {
                 op_failf(op, SD_BUS_ERROR_FAILED, "Cannot identify the caller: %s", g_strerror(-r));
                 return;
@@ -729,10 +730,7 @@ static int on_claim_uid(sd_bus_message *reply, void *userdata, sd_bus_error *ret
 static void claim_query_uid(Op *op) {
         int r;
 
-        r = sd_bus_call_method_async(sd_bus_message_get_bus(op->msg), &op->uid_slot,
-                                     "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                     "GetConnectionUnixUser", on_claim_uid, op,
-                                     "s", sd_bus_message_get_sender(op->msg));
+        r = ask_caller_uid(op, &op->uid_slot, on_claim_uid);
         if (r < 0)
                 log_debug_errno(r, "Cannot ask for the uid of the caller of Claim(%s) now: %m", op->device);
 }
