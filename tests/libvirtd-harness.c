@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,15 +171,52 @@ virConnectPtr vdpa_test_libvirt_open(const char *uri, guint timeout_ms, GError *
         return conn;
 }
 
-/* ---- processes ---- */
+/* ---- /proc, safe in any thread ---- */
+
+/* The reaper thread below reads /proc while the main thread creates and
+ * drops umockdev testbeds.  umockdev's preload library wraps open(),
+ * fopen(), opendir() & co. and calls getenv("UMOCKDEV_DIR") in each, and
+ * umockdev_testbed_new() calls setenv("UMOCKDEV_DIR"), which reallocates
+ * environ: a getenv() walking the old array then reads freed memory
+ * (SIGSEGV in getenv() under the reaper, seen in test-libvirt and
+ * test-claim under ASan).  So /proc is read with raw system calls, which
+ * neither libc's environment nor umockdev's wrappers take part in. */
+#define PROC_FILE_MAX 4096
+
+/* Reads up to PROC_FILE_MAX - 1 bytes of PATH, NUL-terminated; NULL on
+ * error.  *LEN (optional) is the length read. */
+static char *proc_read(const char *path, gsize *len)
+{
+        g_autofree char *buf = g_malloc(PROC_FILE_MAX);
+        gsize n = 0;
+        int fd;
+
+        fd = (int) syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        while (n < PROC_FILE_MAX - 1) {
+                long r = syscall(SYS_read, fd, buf + n, PROC_FILE_MAX - 1 - n);
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                n += (gsize) r;
+        }
+        (void) syscall(SYS_close, fd);
+        buf[n] = '\0';
+        if (len)
+                *len = n;
+        return g_steal_pointer(&buf);
+}
 
 static char pid_state(pid_t pid)
 {
         g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
-        g_autofree char *stat = NULL;
+        g_autofree char *stat = proc_read(path, NULL);
         const char *p;
 
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
+        if (!stat)
                 return 0;
         p = strrchr(stat, ')');
         return p && p[1] == ' ' ? p[2] : 0;
@@ -187,10 +226,10 @@ static char pid_state(pid_t pid)
 static char *pid_comm(pid_t pid)
 {
         g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
-        g_autofree char *stat = NULL;
+        g_autofree char *stat = proc_read(path, NULL);
         const char *open_paren, *close_paren;
 
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
+        if (!stat)
                 return NULL;
         open_paren = strchr(stat, '(');
         close_paren = strrchr(stat, ')');
@@ -198,6 +237,38 @@ static char *pid_comm(pid_t pid)
                 return NULL;
         return g_strndup(open_paren + 1, (gsize) (close_paren - open_paren - 1));
 }
+
+/* The thread ids of this process, from /proc/self/task. */
+static GArray *own_tasks(void)
+{
+        GArray *tids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+        char buf[4096] __attribute__((aligned(8)));
+        int fd;
+
+        fd = (int) syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return tids;
+        for (;;) {
+                long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+
+                if (n <= 0)
+                        break;
+                for (long off = 0; off < n;) {
+                        const struct dirent64 *de = (const struct dirent64 *) (buf + off);
+                        gint64 tid;
+
+                        if (g_ascii_string_to_signed(de->d_name, 10, 1, G_MAXINT32, &tid, NULL)) {
+                                pid_t t = (pid_t) tid;
+                                g_array_append_val(tids, t);
+                        }
+                        off += de->d_reclen;
+                }
+        }
+        (void) syscall(SYS_close, fd);
+        return tids;
+}
+
+/* ---- processes ---- */
 
 /* Whether /proc/PID/cmdline has an argument containing NEEDLE: a pid read
  * from a file may have been reused. */
@@ -453,21 +524,23 @@ static void reap_libvirt_zombie(const char *pid_str)
 static gpointer reaper_run(gpointer data)
 {
         for (;;) {
-                g_autoptr(GDir) tasks = NULL;
-                const char *tid;
+                g_autoptr(GArray) tids = NULL;
                 int subreaper = 0;
 
                 g_usleep(20 * 1000);
                 /* Only a subreaper adopts orphans; someone may undo it. */
                 if (prctl(PR_GET_CHILD_SUBREAPER, &subreaper) < 0 || !subreaper)
                         continue;
-                tasks = g_dir_open("/proc/self/task", 0, NULL);
-                while (tasks && (tid = g_dir_read_name(tasks))) {
-                        g_autofree char *path = g_strdup_printf("/proc/self/task/%s/children", tid);
-                        g_autofree char *children = NULL;
+                /* Only raw system calls and memory from here on: see
+                 * proc_read(). */
+                tids = own_tasks();
+                for (guint i = 0; i < tids->len; i++) {
+                        g_autofree char *path = g_strdup_printf("/proc/self/task/%d/children",
+                                                                g_array_index(tids, pid_t, i));
+                        g_autofree char *children = proc_read(path, NULL);
                         g_auto(GStrv) pids = NULL;
 
-                        if (!g_file_get_contents(path, &children, NULL, NULL))
+                        if (!children)
                                 continue;
                         pids = g_strsplit(g_strstrip(children), " ", -1);
                         for (char **p = pids; *p; p++)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -189,6 +190,45 @@ static void test_start(void)
         free(conn_uri);
         g_assert_cmpint(virConnectGetLibVersion(conn, &version), ==, 0);
         g_assert_cmpuint(version, >=, 6009000);
+}
+
+/* The harness's reaper thread reads /proc all the time.  Through umockdev's
+ * preload library that used to call getenv(), and setenv() in the main
+ * thread (umockdev_testbed_new() sets UMOCKDEV_DIR in every service test)
+ * reallocates environ under it: SIGSEGV in getenv() from the reaper, one
+ * run in a few of test-claim and test-libvirt under ASan.  Grow and shrink
+ * the environment for a while with the reaper running: the process must
+ * live.  (It runs under umockdev-wrapper, as the service tests do.) */
+static void test_reaper_vs_setenv(void)
+{
+        const char *preload = g_getenv("LD_PRELOAD");
+        gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+        guint64 rounds = 0;
+        int subreaper = 0;
+
+        /* Without the preload library or the reaper this could not fail. */
+        g_assert_nonnull(preload);
+        g_assert_nonnull(strstr(preload, "umockdev"));
+        g_assert_nonnull(libvirtd);
+        g_assert_cmpint(prctl(PR_GET_CHILD_SUBREAPER, &subreaper), ==, 0);
+        g_assert_cmpint(subreaper, ==, 1);
+
+        while (g_get_monotonic_time() < end) {
+                char name[32];
+
+                /* Each new name makes glibc reallocate environ. */
+                for (int i = 0; i < 64; i++) {
+                        g_snprintf(name, sizeof name, "VDPA_TEST_GROW_%d", i);
+                        g_assert_cmpint(setenv(name, "1", 1), ==, 0);
+                }
+                for (int i = 0; i < 64; i++) {
+                        g_snprintf(name, sizeof name, "VDPA_TEST_GROW_%d", i);
+                        g_assert_cmpint(unsetenv(name), ==, 0);
+                }
+                rounds++;
+        }
+        g_test_message("%" G_GUINT64_FORMAT " rounds of 64 setenv() + 64 unsetenv() beside the reaper", rounds);
+        g_assert_cmpuint(rounds, >, 0);
 }
 
 static void test_define(void)
@@ -540,6 +580,7 @@ int main(int argc, char **argv)
         all_names = g_ptr_array_new_with_free_func(g_free);
 
         g_test_add_func("/libvirtd/start", test_start);
+        g_test_add_func("/libvirtd/reaper-vs-setenv", test_reaper_vs_setenv);
         g_test_add_func("/libvirtd/define", test_define);
         g_test_add_func("/libvirtd/attach-config", test_attach_config);
         g_test_add_func("/libvirtd/live-attach-fails", test_live_attach_fails);
