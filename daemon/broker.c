@@ -1160,6 +1160,10 @@ void broker_set_config(Broker *b, const VdpaConfig *config) {
         b->config = config;
 }
 
+unsigned broker_count_operations(Broker *b) {
+        return g_hash_table_size(b->ops);
+}
+
 bool broker_is_busy(Broker *b, const char *name) {
         return g_hash_table_contains(b->reserved, name);
 }

@@ -239,6 +239,14 @@ static int property_get_libvirt_connected(sd_bus *bus, const char *path, const c
         return sd_bus_message_append(reply, "b", m->libvirt.connected);
 }
 
+static int property_get_operations_in_flight(sd_bus *bus, const char *path, const char *interface,
+                                             const char *property, sd_bus_message *reply, void *userdata,
+                                             sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "u", (uint32_t) broker_count_operations(m->broker));
+}
+
 static char *format_version(unsigned long v) {
         if (v == 0)
                 return g_strdup("");
@@ -270,6 +278,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("LiveMigration", "s", property_get_live_migration, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LibvirtConnected", "b", property_get_libvirt_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Capabilities", "a{sv}", property_get_capabilities, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Changes with every call: read, never announced. */
+        SD_BUS_PROPERTY("OperationsInFlight", "u", property_get_operations_in_flight, 0, 0),
 
         SD_BUS_METHOD_WITH_ARGS("Devices",
                                 SD_BUS_NO_ARGS,

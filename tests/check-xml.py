@@ -62,6 +62,8 @@ PROPERTIES = {
     "LiveMigration": ("s", "read", None),
     "LibvirtConnected": ("b", "read", None),
     "Capabilities": ("a{sv}", "read", None),
+    # Not in DESIGN.md: what tests and monitoring wait on (README, NEWS).
+    "OperationsInFlight": ("u", "read", "false"),
 }
 CAPABILITY_KEYS = ["KernelVdpa", "LibvirtVersion", "QemuVersion",
                    "VdpaSupported", "AvailableDevices"]

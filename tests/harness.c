@@ -941,6 +941,24 @@ gint64 vdpa_test_wait_libvirt_connected(VdpaTestBus *bus, gboolean want, guint t
         }
 }
 
+gint64 vdpa_test_wait_operations_done(VdpaTestBus *bus, guint timeout_ms)
+{
+        gint64 t0 = g_get_monotonic_time();
+
+        for (;;) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) v = vdpa_test_get_property(bus, "OperationsInFlight", &error);
+
+                g_assert_no_error(error);
+                if (g_variant_get_uint32(v) == 0)
+                        return g_get_monotonic_time() - t0;
+                if (g_get_monotonic_time() - t0 > (gint64) timeout_ms * 1000)
+                        g_error("%u operations still in flight in the daemon after %u ms",
+                                g_variant_get_uint32(v), timeout_ms);
+                vdpa_test_iterate(10);
+        }
+}
+
 char *vdpa_test_error_name(const GError *error)
 {
         if (!error)

@@ -128,6 +128,13 @@ GVariant *vdpa_test_get_property(VdpaTestBus *bus, const char *name, GError **er
  * runs after it took the name); g_error() after TIMEOUT_MS.  Returns the
  * time it took, in microseconds. */
 gint64 vdpa_test_wait_libvirt_connected(VdpaTestBus *bus, gboolean want, guint timeout_ms);
+/* Waits until the daemon's OperationsInFlight is 0: every Claim, Release,
+ * CheckMigration and roll-back it was given has ended.  Only calls the
+ * daemon has received count: a caller must know its calls arrived (e.g.
+ * they were answered, or their senders' NameOwnerChanged was seen, which
+ * the bus sends after it forwarded their messages).  Fails the test naming
+ * the count still in flight after TIMEOUT_MS.  Returns the time waited. */
+gint64 vdpa_test_wait_operations_done(VdpaTestBus *bus, guint timeout_ms);
 
 /* The D-Bus error name carried by ERROR, or NULL. */
 char *vdpa_test_error_name(const GError *error);

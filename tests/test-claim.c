@@ -743,13 +743,47 @@ static void test_reply_before_signal(Fixture *f, gconstpointer data) {
 
 /* --- a caller that disconnects mid-claim never leaves a claim --- */
 
+/* The fixture's devices that are available to a claim (host.umockdev). */
+static const char *const claim_candidates[] = { "vdpa0", "fast1", "vdpa2" };
+
+typedef struct {
+        GHashTable *pending;    /* unique names of callers whose disconnect the bus has not announced */
+} Vanished;
+
+static void on_name_owner_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                                  const char *member, GVariant *params, gpointer userdata) {
+        Vanished *v = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        g_variant_get(params, "(&s&s&s)", &name, &old_owner, &new_owner);
+        if (!new_owner[0])
+                g_hash_table_remove(v->pending, name);
+}
+
 static void test_disconnect_race(Fixture *f, gconstpointer data) {
         g_autofree char *dom = new_domain(f, FALSE);
         const guint rounds = 200;
+        Vanished v = { .pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+        g_autoptr(GDBusConnection) watch = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) pong = NULL;
         g_autofree char *inactive = NULL;
         g_autofree char *state = NULL;
+        gint64 deadline;
+        guint sub;
 
         start_daemon(f, NULL);
+        watch = vdpa_test_bus_connect(f->bus, &error);
+        g_assert_no_error(error);
+        sub = g_dbus_connection_signal_subscribe(watch, "org.freedesktop.DBus", "org.freedesktop.DBus",
+                                                 "NameOwnerChanged", "/org/freedesktop/DBus", NULL,
+                                                 G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed, &v, NULL);
+        /* Answered only after the AddMatch before it is in place. */
+        pong = g_dbus_connection_call_sync(watch, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                           "org.freedesktop.DBus", "GetId", NULL, NULL,
+                                           G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+        g_assert_no_error(error);
+
         for (guint i = 0; i < rounds; i++) {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GDBusConnection) c = vdpa_test_bus_connect(f->bus, &e);
@@ -757,36 +791,44 @@ static void test_disconnect_race(Fixture *f, gconstpointer data) {
                                                                            VDPA_INTERFACE, "Claim");
 
                 g_assert_no_error(e);
+                g_hash_table_add(v.pending, g_strdup(g_dbus_connection_get_unique_name(c)));
                 g_dbus_message_set_body(m, g_variant_new("(ssa{sv})", i % 2 ? "" : "vdpa0", dom, NULL));
                 g_assert_true(g_dbus_connection_send_message(c, m, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &e));
                 g_assert_true(g_dbus_connection_flush_sync(c, NULL, &e));
                 g_assert_true(g_dbus_connection_close_sync(c, NULL, &e));
         }
 
-        /* Let every operation run to its end, then: no claim anywhere. */
-        for (int i = 0; i < 400; i++) {
-                g_autofree char *s0 = device_state(f, "vdpa0");
-                g_autofree char *s1 = device_state(f, "fast1");
-                g_autofree char *s2 = device_state(f, "vdpa2");
-                g_autofree char *x = domain_xml(f, dom, TRUE);
+        /* The bus announces a caller's disconnect only after it has passed
+         * on every message the caller sent: once all are announced, every
+         * Claim is queued to the daemon ahead of the property reads below,
+         * so OperationsInFlight == 0 means each of them has ended. */
+        deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+        while (g_hash_table_size(v.pending) > 0 && g_get_monotonic_time() < deadline)
+                vdpa_test_iterate(10);
+        if (g_hash_table_size(v.pending) > 0)
+                g_error("the bus did not announce the disconnect of %u of %u callers within 60 s",
+                        g_hash_table_size(v.pending), rounds);
+        g_dbus_connection_signal_unsubscribe(watch, sub);
+        vdpa_test_wait_operations_done(f->bus, 120000);
 
-                if (g_str_equal(s0, "available") && g_str_equal(s1, "available") &&
-                    g_str_equal(s2, "available") && count_vdpa(x) == 0)
-                        break;
-                vdpa_test_iterate(25);
-        }
+        /* Then, strictly: nothing attached, nothing recorded, all free. */
         inactive = domain_xml(f, dom, TRUE);
         g_assert_cmpuint(count_vdpa(inactive), ==, 0);
         state = state_file(f);
         g_assert_null(strstr(state, "Device="));
-        /* And the devices are free to claim: no stale reservation. */
-        {
+        for (guint i = 0; i < G_N_ELEMENTS(claim_candidates); i++) {
+                g_autofree char *s = device_state(f, claim_candidates[i]);
+                g_assert_cmpstr(s, ==, "available");
+        }
+        /* And claimable: no stale reservation. */
+        for (guint i = 0; i < G_N_ELEMENTS(claim_candidates); i++) {
                 g_autoptr(GError) e = NULL;
-                g_autoptr(GVariant) r = claim(f, "vdpa0", dom, NULL, &e);
+                g_autoptr(GVariant) r = claim(f, claim_candidates[i], dom, NULL, &e);
                 g_assert_no_error(e);
                 g_assert_nonnull(r);
+                release_ok(f, claim_candidates[i]);
         }
-        release_ok(f, "vdpa0");
+        g_hash_table_unref(v.pending);
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -833,18 +875,17 @@ static void test_caller_gone_during_attach(Fixture *f, gconstpointer data) {
                 }
         }
         g_assert_true(reserved);
+        /* The one Claim is in flight (the refused probes never were). */
+        {
+                g_autoptr(GVariant) n = vdpa_test_get_property(f->bus, "OperationsInFlight", &e);
+                g_assert_no_error(e);
+                g_assert_cmpuint(g_variant_get_uint32(n), ==, 1);
+        }
 
         g_assert_true(g_dbus_connection_close_sync(c, NULL, &e));
         vdpa_test_libvirtd_resume(libvirtd);
 
-        for (int i = 0; i < 400; i++) {
-                g_autofree char *l = vdpa_test_daemon_get_log(f->bus);
-                g_autofree char *s0 = device_state(f, "vdpa0");
-
-                if (strstr(l, "Rolled back the failed claim of vdpa0") && g_str_equal(s0, "available"))
-                        break;
-                vdpa_test_iterate(25);
-        }
+        vdpa_test_wait_operations_done(f->bus, 60000);
         log = vdpa_test_daemon_get_log(f->bus);
         g_assert_nonnull(strstr(log, "Caller of Claim(vdpa0) went away; rolling back"));
         g_assert_nonnull(strstr(log, "Rolled back the failed claim of vdpa0"));

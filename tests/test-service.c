@@ -1163,7 +1163,7 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         }
         for (guint m = 0; fi->properties[m]; m++)
                 g_assert_nonnull(g_dbus_interface_info_lookup_property(li, fi->properties[m]->name));
-        g_assert_cmpuint(n, ==, 5);
+        g_assert_cmpuint(n, ==, 6);
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
