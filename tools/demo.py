@@ -1,0 +1,1011 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""tools/demo — vdpa-manager end to end on a simulated host, in one command.
+
+(The walkthrough itself; run it through tools/demo, which installs and
+checks its dependencies first.)
+
+Builds the project, simulates a host with NVIDIA ConnectX-6 Dx VFs, a
+sub-function and a vDPA simulator (umockdev, tests/data/host.umockdev), and
+starts, all private to this run: a system-type D-Bus, the real polkitd on it
+(in its own mount and PID namespace, with the project's polkit actions), a
+real libvirtd (tests/private-libvirtd) with two tiny TCG domains defined,
+and vdpa-managerd.  Then, with vdpactl: the service's status, the inventory,
+one device in detail, the libvirt <interface> for it, an automatic claim
+onto the shut-off domain demo-db (which prefers the device on the NUMA node
+of the domain's memory), the interface in the domain's persistent XML, a
+hotplug seen live by `vdpactl monitor`, the release, and the inventory
+again.
+
+With --once it stops there, tears everything down and exits non-zero if any
+step did not do what it should (it is the 'demo' test); without, it prints
+the bus address and waits for Ctrl-C so you can poke at the service with
+vdpactl, busctl or virsh.  Nothing on the host is touched: buses, state,
+configuration and libvirt's files live in a temporary directory, and every
+process started here stops with the demo (Ctrl-C, SIGTERM, an error).
+"""
+
+import argparse
+import ctypes
+import glob
+import json
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import gi
+gi.require_version('GLib', '2.0')
+gi.require_version('Gio', '2.0')
+gi.require_version('UMockdev', '1.0')
+from gi.repository import Gio, GLib, UMockdev  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+BUS_NAME = 'org.vdpa.Manager'
+OBJECT_PATH = '/org/vdpa/Manager'
+INTERFACE = 'org.vdpa.Manager'
+POLKIT_NAME = 'org.freedesktop.PolicyKit1'
+POLKITD = '/usr/lib/polkit-1/polkitd'
+
+HOTPLUG_VF = '/devices/pci0000:00/0000:00:02.0/0000:04:00.5'
+HOTPLUG_NAME = 'vdpa9'
+HOTPLUG_CHARDEV = 'vhost-vdpa-9'
+# name -> NUMA nodeset of the domain's memory (None: no <numatune>)
+DOMAINS = {'demo-web': None, 'demo-db': '1'}
+CLAIM_DOMAIN = 'demo-db'
+CLAIM_NUMA_NODE = 1
+XML_DEVICE = 'vdpa0'
+XML_MAC = '52:54:00:00:00:01'
+XML_QUEUES = '4'
+
+START_TIMEOUT = 10        # bus, polkitd, vdpa-managerd
+LIBVIRTD_TIMEOUT = 60     # a first start probes QEMU for seconds
+EVENT_TIMEOUT = 10        # a signal to show up in `vdpactl monitor`
+STOP_TIMEOUT = 10
+PR_SET_CHILD_SUBREAPER = 36
+TMP_PREFIX = 'vdpa-demo-'
+
+
+class DemoError(Exception):
+    pass
+
+
+def say(text=''):
+    print(text, flush=True)
+
+
+def step(text):
+    say()
+    say('\033[1m==> %s\033[0m' % text if sys.stdout.isatty() else '==> %s' % text)
+
+
+def reaped(argv):
+    """Children die with us, whatever happens to this script."""
+    return ['setpriv', '--pdeathsig', 'KILL', '--'] + argv
+
+
+def outside_env(foreign=False, **extra):
+    """The environment of programs that must not see the simulated host or
+    the developer's buses: libvirtd cannot run under umockdev, and neither
+    it nor virsh nor polkitd nor vdpactl has anything to do with it.  The
+    test suite's fatal criticals (G_DEBUG) are not FOREIGN programs'
+    business."""
+    drop = {'LD_PRELOAD', 'UMOCKDEV_DIR', 'DBUS_SYSTEM_BUS_ADDRESS', 'DBUS_SESSION_BUS_ADDRESS'}
+    if foreign:
+        drop.add('G_DEBUG')
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra)
+    return env
+
+
+# ---- processes ----
+
+def proc_stat(pid):
+    """(state, comm) of PID, also of a zombie; None when it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    comm = stat[stat.index('(') + 1:stat.rindex(')')]
+    return stat[stat.rindex(')') + 2], comm
+
+
+def pid_alive(pid):
+    s = proc_stat(pid) if pid else None
+    return s is not None and s[0] not in 'ZX'
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def cmdline_has(pid, needle):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return needle.encode() in f.read()
+    except OSError:
+        return False
+
+
+def wait_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def our_children():
+    pids = []
+    for tid in os.listdir('/proc/self/task'):
+        try:
+            with open('/proc/self/task/%s/children' % tid) as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def is_orphan(comm):
+    """libvirtd daemonizes QEMU, virtlogd dies after libvirtd (parent-death
+    signal), libvirtd's forked helpers are named after its threads, and a
+    killed unshare leaves polkit's namespace init: all of them come to us,
+    the subreaper.  Never libvirtd itself or anything we wait for."""
+    if comm == 'libvirtd':
+        return False
+    return (comm.startswith('qemu-') or comm in ('virtlogd', 'sh', 'polkitd') or
+            'libvirtd' in comm)
+
+
+def reap_orphans_forever():
+    while True:
+        time.sleep(0.02)
+        for pid in our_children():
+            s = proc_stat(pid)
+            if s and s[0] == 'Z' and is_orphan(s[1]):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
+
+def become_subreaper():
+    """PID 1 does not reap on these machines: without a subreaper, every
+    process libvirt orphans would stay behind as a zombie, and libvirt
+    waits for a dead QEMU's zombie to go (tests/libvirtd-harness.c)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise DemoError('prctl(PR_SET_CHILD_SUBREAPER): %s' % os.strerror(ctypes.get_errno()))
+    threading.Thread(target=reap_orphans_forever, name='reaper', daemon=True).start()
+
+
+def stop_process(proc, timeout=STOP_TIMEOUT, signum=signal.SIGTERM):
+    """SIGNUM, SIGKILL after TIMEOUT; the exit status (None: killed)."""
+    if proc is None:
+        return None
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signum)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def remove_domain_cgroups(name):
+    """libvirt removes a domain's cgroups when it sees QEMU die, not for a
+    QEMU killed behind its back.  Only empty cgroups can be removed: a
+    running domain's are safe.  True when none is left."""
+    left = False
+    for machine in glob.glob('/sys/fs/cgroup/machine') + glob.glob('/sys/fs/cgroup/*/machine'):
+        for path in glob.glob(os.path.join(machine, 'qemu-*-%s.libvirt-qemu' % glob.escape(name))):
+            for sub, _, _ in sorted(os.walk(path), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    left = True
+    return not left
+
+
+def kill_qemus(run_dir):
+    """QEMU is no child of libvirtd's: kill what libvirt's pid files name,
+    and clean up after it as libvirt would have."""
+    qemu_dir = os.path.join(run_dir, 'qemu')
+    for entry in os.listdir(qemu_dir) if os.path.isdir(qemu_dir) else []:
+        name = entry[:-len('.pid')]
+        if not entry.endswith('.pid') or entry == 'driver.pid':
+            continue
+        pid = read_pid(os.path.join(qemu_dir, entry))
+        if not pid_alive(pid) or not cmdline_has(pid, 'guest=%s,' % name):
+            continue
+        say('killing leftover QEMU %d (%s)' % (pid, name))
+        os.kill(pid, signal.SIGKILL)
+        wait_gone(pid, STOP_TIMEOUT)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while not remove_domain_cgroups(name):
+            if time.monotonic() > deadline:
+                say('the cgroups of %s stay behind' % name)
+                break
+            time.sleep(0.05)
+
+
+def remove_stale_runs():
+    """A demo killed with SIGKILL took its processes with it (parent-death
+    signals) except QEMU, and left its directory: clean up after it."""
+    tmp = tempfile.gettempdir()
+    for entry in os.listdir(tmp):
+        path = os.path.join(tmp, entry)
+        owner = read_pid(os.path.join(path, 'owner.pid'))
+        if not entry.startswith(TMP_PREFIX) or not owner:
+            continue
+        if pid_alive(owner) and cmdline_has(owner, 'demo'):
+            continue
+        kill_qemus(os.path.join(path, 'libvirt', 'run'))
+        say('removing %s, left by a demo that was killed' % path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Monitor:
+    """`vdpactl monitor` in the background; its lines are collected by a
+    thread and printed by whoever waits for one (live once the walkthrough
+    is over)."""
+
+    def __init__(self, argv, env):
+        self.proc = subprocess.Popen(reaped(argv), env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        self.lines = []
+        self.shown = 0
+        self.live = False
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self.read, name='monitor', daemon=True)
+        self.thread.start()
+
+    def read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip('\n'))
+                if self.live:
+                    self.show_new()
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def show_new(self):
+        while self.shown < len(self.lines):
+            say('  monitor| ' + self.lines[self.shown])
+            self.shown += 1
+
+    def wait_for(self, what, pattern, timeout=EVENT_TIMEOUT):
+        """Prints the lines up to the first one matching PATTERN."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                while self.shown < len(self.lines):
+                    line = self.lines[self.shown]
+                    say('  monitor| ' + line)
+                    self.shown += 1
+                    if regex.search(line):
+                        self.settle()
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DemoError('vdpactl monitor did not print %s within %d s' %
+                                    (what, timeout))
+                if self.proc.poll() is not None and not self.thread.is_alive():
+                    raise DemoError('vdpactl monitor exited with %d before printing %s' %
+                                    (self.proc.returncode, what))
+                self.cond.wait(min(left, 0.2))
+
+    def settle(self, quiet=0.15):
+        """Prints what follows close behind (a signal's PropertiesChanged),
+        so that it shows under the step that caused it.  Called locked."""
+        deadline = time.monotonic() + quiet
+        while True:
+            self.show_new()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.cond.wait(left)
+
+    def go_live(self):
+        with self.cond:
+            self.show_new()
+            self.live = True
+
+    def stop(self):
+        status = stop_process(self.proc)
+        self.thread.join(2)
+        with self.cond:
+            self.live = False
+            self.show_new()
+        return status
+
+
+class Demo:
+    def __init__(self, args):
+        self.args = args
+        self.builddir = os.path.abspath(args.builddir)
+        self.vdpactl_bin = os.path.join(self.builddir, 'client', 'vdpactl')
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX)
+        # polkitd and QEMU run as other users and read below it.
+        os.chmod(self.tmp, 0o755)
+        with open(os.path.join(self.tmp, 'owner.pid'), 'w') as f:
+            f.write('%d\n' % os.getpid())
+        self.libvirt_dir = os.path.join(self.tmp, 'libvirt')
+        socket = os.path.join(self.libvirt_dir, 'run', 'libvirt-sock')
+        self.uri = 'qemu+unix:///system?socket=' + urllib.parse.quote(socket, safe='/')
+        self.testbed = None
+        self.bus = None
+        self.polkit = None
+        self.polkitd_pid = 0
+        self.libvirtd = None
+        self.daemon = None
+        self.monitor = None
+        self.address = None
+        self.conn = None
+        self.stopped = []
+
+    # ---- setup ----
+
+    def build(self):
+        if self.args.no_install:
+            return
+        # tools/demo has installed the dependencies already.
+        step('Build')
+        if not os.path.exists(os.path.join(self.builddir, 'build.ninja')):
+            self.run_shown(['meson', 'setup', self.builddir, ROOT])
+        self.run_shown(['ninja', '-C', self.builddir, '-j2'])
+
+    def check_prerequisites(self):
+        if os.geteuid() != 0:
+            raise DemoError('the demo needs root: a private libvirtd and polkitd run in '
+                            'their own mount namespaces')
+        for path in (self.vdpactl_bin, os.path.join(self.builddir, 'daemon', 'vdpa-managerd')):
+            if not os.access(path, os.X_OK):
+                raise DemoError('%s is not built' % path)
+        for tool in ('virsh', 'libvirtd', 'virtlogd', 'unshare', 'setpriv', 'dbus-daemon'):
+            if not shutil.which(tool):
+                raise DemoError('%s is missing: run tools/install-deps' % tool)
+        if not os.access(POLKITD, os.X_OK):
+            raise DemoError('%s is missing: run tools/install-deps' % POLKITD)
+
+    def start_libvirtd(self):
+        """Started first: it takes longest (seconds when QEMU must be
+        probed), and the simulated host and the buses are set up meanwhile."""
+        step('Private libvirtd (tests/private-libvirtd), starting in the background')
+        cache = os.path.join(self.builddir, 'libvirt-caps-cache')
+        os.makedirs(cache, exist_ok=True)
+        self.caps_cache = cache
+        script = os.path.join(ROOT, 'tests', 'private-libvirtd')
+        say('$ tests/private-libvirtd %s' % self.libvirt_dir)
+        log = open(os.path.join(self.tmp, 'private-libvirtd.log'), 'w')
+        self.libvirtd = subprocess.Popen(
+            reaped([script, self.libvirt_dir]), stdin=subprocess.DEVNULL, stdout=log,
+            stderr=log, start_new_session=True,
+            env=outside_env(foreign=True, PRIVATE_LIBVIRTD_CAPS_CACHE=cache))
+        log.close()
+        self.libvirtd_started = time.monotonic()
+
+    def libvirtd_logs(self):
+        text = ''
+        for path in (os.path.join(self.tmp, 'private-libvirtd.log'),
+                     os.path.join(self.libvirt_dir, 'log', 'libvirtd.log')):
+            if os.path.exists(path):
+                with open(path, errors='replace') as f:
+                    text += '---- %s ----\n%s' % (path, f.read()[-3000:])
+        return text
+
+    def virsh(self, *args, timeout=60):
+        return subprocess.run(['virsh', '-c', self.uri] + list(args), env=outside_env(True),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def wait_libvirtd(self):
+        step('Private libvirtd: ready?')
+        socket = os.path.join(self.libvirt_dir, 'run', 'libvirt-sock')
+        deadline = self.libvirtd_started + LIBVIRTD_TIMEOUT
+        while True:
+            if self.libvirtd.poll() is not None:
+                raise DemoError('libvirtd exited with %d during start-up\n%s' %
+                                (self.libvirtd.returncode, self.libvirtd_logs()))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DemoError('libvirtd did not answer within %d s\n%s' %
+                                (LIBVIRTD_TIMEOUT, self.libvirtd_logs()))
+            # libvirtd accepts connections before its drivers are up and
+            # answers once they are.
+            if os.path.exists(socket):
+                try:
+                    if self.virsh('uri', timeout=left).returncode == 0:
+                        break
+                except subprocess.TimeoutExpired:
+                    continue
+            time.sleep(0.02)
+        pid = read_pid(os.path.join(self.libvirt_dir, 'run', 'libvirtd.pid'))
+        if pid != self.libvirtd.pid:
+            raise DemoError('libvirtd.pid holds %d, not the started %d' % (pid, self.libvirtd.pid))
+        say('libvirtd (pid %d) answers after %.1f s' %
+            (pid, time.monotonic() - self.libvirtd_started))
+        say('URI=%s' % self.uri)
+
+    def define_domains(self):
+        step('Two tiny TCG domains, defined, not started')
+        template = os.path.join(ROOT, 'tests', 'data', 'domain-tiny.xml')
+        for name, nodeset in DOMAINS.items():
+            tree = ET.parse(template)
+            root = tree.getroot()
+            root.find('name').text = name
+            if nodeset is not None:
+                numatune = ET.Element('numatune')
+                ET.SubElement(numatune, 'memory', mode='strict', nodeset=nodeset)
+                # After <vcpu>, where libvirt's schema has it.
+                root.insert(list(root).index(root.find('vcpu')) + 1, numatune)
+            path = os.path.join(self.tmp, name + '.xml')
+            tree.write(path, encoding='unicode')
+            if nodeset is not None:
+                say('(%s: <numatune><memory mode="strict" nodeset="%s"/></numatune>)' %
+                    (name, nodeset))
+            self.run_virsh_shown('define', path)
+        self.run_virsh_shown('list', '--all')
+
+    def make_testbed(self):
+        step('Simulated host: tests/data/host.umockdev')
+        self.testbed = UMockdev.Testbed.new()
+        self.sysroot = self.testbed.get_root_dir()
+        # /sys/bus/vdpa and its drivers, as the kernel has them once the vdpa
+        # modules are loaded (umockdev makes bus directories only for usb
+        # and pci); tests/testbed.c does the same for the C tests.
+        for d in ('devices', 'drivers/vhost_vdpa', 'drivers/virtio_vdpa'):
+            os.makedirs(os.path.join(self.sysroot, 'sys', 'bus', 'vdpa', d), exist_ok=True)
+        self.testbed.add_from_file(os.path.join(ROOT, 'tests', 'data', 'host.umockdev'))
+        say('umockdev testbed in %s: ConnectX-6 Dx PFs 0000:04:00.0 (NUMA node 0) and' %
+            self.sysroot)
+        say('0000:81:00.0 (NUMA node 1), VFs with vDPA devices, a sub-function, vdpa_sim.')
+
+    def bus_config(self):
+        tree = ET.parse(os.path.join(ROOT, 'tests', 'private-bus.conf.in'))
+        policy_dir = os.path.join(self.tmp, 'policy')
+        service_dir = os.path.join(self.tmp, 'services')
+        os.makedirs(policy_dir)
+        os.makedirs(service_dir)
+        shutil.copy(os.path.join(ROOT, 'policy', 'org.vdpa.Manager.conf'), policy_dir)
+        values = {
+            '@LISTEN@': 'unix:path=%s/bus' % self.tmp,
+            '@SERVICE_DIR@': service_dir,
+            '@POLICY_DIR@': policy_dir,
+        }
+        for element in tree.iter():
+            if element.text in values:
+                element.text = values.pop(element.text)
+        if values:
+            raise DemoError('tests/private-bus.conf.in lacks %s' % ', '.join(values))
+        path = os.path.join(self.tmp, 'bus.conf')
+        tree.write(path, encoding='unicode')
+        return path
+
+    def start_bus(self):
+        step('Private system-type D-Bus')
+        conf = self.bus_config()
+        log = open(os.path.join(self.tmp, 'bus.log'), 'w')
+        self.bus = subprocess.Popen(reaped(['dbus-daemon', '--config-file=' + conf, '--nofork',
+                                            '--print-address=1']),
+                                    stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                    text=True, start_new_session=True)
+        log.close()
+        ready, _, _ = select.select([self.bus.stdout], [], [], START_TIMEOUT)
+        if not ready:
+            raise DemoError('dbus-daemon did not print its address')
+        self.address = self.bus.stdout.readline().strip()
+        if not self.address:
+            raise DemoError('dbus-daemon failed; see %s/bus.log' % self.tmp)
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        say('dbus-daemon (pid %d)' % self.bus.pid)
+        say('BUS=%s' % self.address)
+
+    def bus_call(self, method, params, reply):
+        r = self.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                'org.freedesktop.DBus', method, params,
+                                GLib.VariantType(reply), Gio.DBusCallFlags.NONE, 5000, None)
+        return r.unpack()[0]
+
+    def name_has_owner(self, name):
+        return self.bus_call('NameHasOwner', GLib.Variant('(s)', (name,)), '(b)')
+
+    def wait_name(self, name, proc, what):
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.name_has_owner(name):
+            if proc.poll() is not None:
+                raise DemoError('%s exited with %d' % (what, proc.returncode))
+            if time.monotonic() > deadline:
+                raise DemoError('%s did not take %s within %d s' % (what, name, START_TIMEOUT))
+            time.sleep(0.02)
+        return self.bus_call('GetConnectionUnixProcessID', GLib.Variant('(s)', (name,)), '(u)')
+
+    def start_polkitd(self):
+        step('The real polkitd on the private bus, with the project\'s polkit actions')
+        actions = os.path.join(self.tmp, 'polkit', 'actions')
+        rules = os.path.join(self.tmp, 'polkit', 'rules.d')
+        for d in (actions, rules):
+            os.makedirs(d, mode=0o755)
+            os.chmod(d, 0o755)   # polkitd reads them as user polkitd
+        policy = os.path.join(actions, 'org.vdpa.manager.policy')
+        shutil.copy(os.path.join(ROOT, 'policy', 'org.vdpa.manager.policy'), policy)
+        os.chmod(policy, 0o644)
+        # sh stays as the PID namespace's init (no exec): when unshare is
+        # killed, --kill-child kills sh and the namespace with it.  The
+        # empty rules.d keeps the host's rules out: root needs none.
+        script = ('mount --bind %s /usr/share/polkit-1/actions && '
+                  'mount --bind %s /etc/polkit-1/rules.d && %s' %
+                  (shlex.quote(actions), shlex.quote(rules), POLKITD))
+        argv = ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation',
+                'private', 'sh', '-c', script]
+        say('$ ' + ' '.join(shlex.quote(a) for a in argv))
+        env = outside_env(foreign=True, DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        self.polkit_log = os.path.join(self.tmp, 'polkitd.log')
+        log = open(self.polkit_log, 'w')
+        self.polkit = subprocess.Popen(reaped(argv), env=env, stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        self.polkitd_pid = self.wait_name(POLKIT_NAME, self.polkit, 'polkitd')
+        say('polkitd (pid %d) owns %s' % (self.polkitd_pid, POLKIT_NAME))
+
+    def daemon_config(self):
+        kf = GLib.KeyFile()
+        kf.set_boolean('Devices', 'AllowVirtual', True)
+        path = os.path.join(self.tmp, 'vdpa-manager.conf')
+        kf.save_to_file(path)
+        return path
+
+    def start_daemon(self):
+        step('vdpa-managerd')
+        managerd = os.path.join(self.builddir, 'daemon', 'vdpa-managerd')
+        state = os.path.join(self.tmp, 'state')
+        os.makedirs(state)
+        env = dict(os.environ)
+        env.update({
+            'UMOCKDEV_DIR': self.sysroot,
+            'SYSTEMD_DEVICE_VERIFY_SYSFS': '0',
+            'DBUS_SYSTEM_BUS_ADDRESS': self.address,
+        })
+        argv = [managerd, '--bus-address=' + self.address, '--verbose',
+                '--state-dir=' + state, '--config=' + self.daemon_config(),
+                '--libvirt-uri=' + self.uri]
+        say('$ vdpa-managerd --bus-address=$BUS --libvirt-uri=$URI --verbose '
+            '--state-dir=%s --config=%s' % (argv[3][len('--state-dir='):],
+                                            argv[4][len('--config='):]))
+        self.daemon_log = os.path.join(self.tmp, 'daemon.log')
+        log = open(self.daemon_log, 'w')
+        self.daemon = subprocess.Popen(reaped(argv), env=env, stdout=log, stderr=log,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.wait_name(BUS_NAME, self.daemon, 'vdpa-managerd')
+        say('vdpa-managerd (pid %d) owns %s; its log: %s' % (self.daemon.pid, BUS_NAME,
+                                                            self.daemon_log))
+        self.wait_libvirt_connected()
+
+    def wait_libvirt_connected(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            r = self.conn.call_sync(BUS_NAME, OBJECT_PATH, 'org.freedesktop.DBus.Properties', 'Get',
+                                    GLib.Variant('(ss)', (INTERFACE, 'LibvirtConnected')),
+                                    GLib.VariantType('(v)'), Gio.DBusCallFlags.NONE, 5000, None)
+            if r.unpack()[0]:
+                return
+            if time.monotonic() > deadline:
+                raise DemoError('vdpa-managerd did not connect to %s within %d s' %
+                                (self.uri, START_TIMEOUT))
+            time.sleep(0.05)
+
+    # ---- commands ----
+
+    def run_shown(self, argv, **kwargs):
+        say('$ ' + ' '.join(argv))
+        return subprocess.run(argv, check=True, **kwargs)
+
+    def run_virsh_shown(self, *args):
+        say('$ virsh -c $URI ' + ' '.join(args))
+        r = self.virsh(*args)
+        for text in (r.stdout, r.stderr):
+            if text.strip():
+                say(text.rstrip())
+        if r.returncode != 0:
+            raise DemoError('virsh %s exited with %d' % (args[0], r.returncode))
+        return r.stdout
+
+    def vdpactl(self, *args, show=True):
+        argv = [self.vdpactl_bin, '--bus-address=' + self.address] + list(args)
+        if show:
+            say('$ vdpactl --bus-address=$BUS ' + ' '.join(args))
+        r = subprocess.run(argv, env=outside_env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        if show or r.returncode != 0:
+            for text in (r.stdout, r.stderr):
+                if text.strip():
+                    say(text.rstrip())
+        if r.returncode != 0:
+            raise DemoError('vdpactl %s exited with %d' % (' '.join(args), r.returncode))
+        return r.stdout
+
+    def devices(self):
+        return {d['Name']: d for d in json.loads(self.vdpactl('--json=short', 'list', show=False))}
+
+    def expect_state(self, name, state, domain=None):
+        d = self.devices().get(name)
+        if d is None:
+            raise DemoError('vdpactl list lacks %s' % name)
+        if d.get('State') != state or (domain is not None and d.get('Domain') != domain):
+            raise DemoError('%s is %s (domain %r), not %s (domain %r)' % (
+                name, d.get('State'), d.get('Domain'), state, domain))
+        return d
+
+    def vdpa_interfaces(self, domain):
+        """The domain's persistent XML and its <interface type='vdpa'>s."""
+        r = self.virsh('dumpxml', '--inactive', domain)
+        if r.returncode != 0:
+            raise DemoError('virsh dumpxml %s exited with %d: %s' % (domain, r.returncode,
+                                                                  r.stderr.strip()))
+        root = ET.fromstring(r.stdout)
+        return r.stdout, root.findall("./devices/interface[@type='vdpa']")
+
+    # ---- the story ----
+
+    def show_service(self):
+        step('The service: vdpactl status')
+        out = self.vdpactl('status')
+        status = json.loads(self.vdpactl('--json=short', 'status', show=False))
+        if status.get('LibvirtConnected') is not True:
+            raise DemoError('vdpactl status: LibvirtConnected is %r' %
+                            status.get('LibvirtConnected'))
+        if self.uri not in out:
+            raise DemoError('vdpactl status does not name the libvirt URI')
+
+        step('The inventory: vdpactl list')
+        self.vdpactl('list')
+        devices = self.devices()
+        for name in (XML_DEVICE, 'vdpa2'):
+            if devices.get(name, {}).get('State') != 'available':
+                raise DemoError('%s is not available: %r' % (name, devices.get(name)))
+
+        step('One device: vdpactl show %s' % XML_DEVICE)
+        self.vdpactl('show', XML_DEVICE)
+
+    def show_xml(self):
+        step('Its libvirt <interface>: vdpactl xml %s' % XML_DEVICE)
+        out = self.vdpactl('xml', XML_DEVICE, '--queues', XML_QUEUES, '--mac', XML_MAC)
+        iface = ET.fromstring(out)
+        if (iface.tag != 'interface' or iface.get('type') != 'vdpa' or
+                iface.find('mac').get('address') != XML_MAC or
+                iface.find('driver').get('queues') != XML_QUEUES):
+            raise DemoError('vdpactl xml printed an unexpected interface')
+
+    def claim(self):
+        step('Claim: the service picks a device for %s (shut off: config attach)' % CLAIM_DOMAIN)
+        self.vdpactl('claim', '--auto', CLAIM_DOMAIN)
+        claimed = [d for d in self.devices().values() if d.get('Domain') == CLAIM_DOMAIN]
+        if len(claimed) != 1 or claimed[0].get('State') != 'claimed':
+            raise DemoError('after the claim, %s holds %r' % (CLAIM_DOMAIN, claimed))
+        self.claimed = claimed[0]
+        say('Picked: %s, on NUMA node %s like %s\'s memory (PF %s, %s)' % (
+            self.claimed['Name'], self.claimed.get('NumaNode'), CLAIM_DOMAIN,
+            self.claimed.get('PhysicalFunction'), self.claimed.get('Chardev')))
+        if self.claimed.get('NumaNode') != CLAIM_NUMA_NODE:
+            raise DemoError('the auto-pick ignored the domain\'s NUMA node')
+
+        step('libvirt has it: virsh dumpxml --inactive %s (excerpt)' % CLAIM_DOMAIN)
+        say('$ virsh -c $URI dumpxml --inactive %s' % CLAIM_DOMAIN)
+        text, interfaces = self.vdpa_interfaces(CLAIM_DOMAIN)
+        ours = [i for i in interfaces
+                if i.find('source') is not None and
+                i.find('source').get('dev') == self.claimed.get('Chardev')]
+        if not ours:
+            raise DemoError('dumpxml of %s lacks <interface type=\'vdpa\'> with source %s' %
+                            (CLAIM_DOMAIN, self.claimed.get('Chardev')))
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if "<interface type='vdpa'>" in line)
+        end = next(i for i in range(start, len(lines)) if '</interface>' in lines[i])
+        say('  ...')
+        for line in lines[start:end + 1]:
+            say(line)
+        say('  ...')
+
+        step('Claimed: vdpactl list')
+        self.vdpactl('list')
+        self.expect_state(self.claimed['Name'], 'claimed', CLAIM_DOMAIN)
+
+    def start_monitor(self):
+        step('vdpactl monitor, in the background')
+        say('$ vdpactl --bus-address=$BUS monitor &')
+        self.monitor = Monitor([self.vdpactl_bin, '--bus-address=' + self.address, 'monitor'],
+                               outside_env())
+        # Its first line comes once its match rules are in force.
+        self.monitor.wait_for('its first line', r'monitoring %s: service running' %
+                              re.escape(BUS_NAME))
+
+    def hotplug(self):
+        step('Hotplug: %s appears on VF 0000:04:00.5, no driver yet' % HOTPLUG_NAME)
+        self.testbed.add_from_file(os.path.join(ROOT, 'tests', 'data', 'hotplug-vf.umockdev'))
+        self.monitor.wait_for('DeviceAdded %s' % HOTPLUG_NAME,
+                              r'\bDeviceAdded %s state=unusable\b' % HOTPLUG_NAME)
+
+        step('Hotplug: %s is bound to vhost_vdpa' % HOTPLUG_NAME)
+        dev = '/sys' + HOTPLUG_VF + '/' + HOTPLUG_NAME
+        # What the kernel does on bind: the vhost char device appears under
+        # the vDPA device, the driver link is set, then "bind" is sent.
+        self.testbed.add_from_string(
+            'P: %s/%s/%s\nN: %s\nE: DEVNAME=/dev/%s\nE: MAJOR=509\nE: MINOR=9\n'
+            'E: SUBSYSTEM=vhost-vdpa\nA: dev=509:9\\n\n' %
+            (HOTPLUG_VF, HOTPLUG_NAME, HOTPLUG_CHARDEV, HOTPLUG_CHARDEV, HOTPLUG_CHARDEV))
+        os.symlink('../../../../../bus/vdpa/drivers/vhost_vdpa',
+                   os.path.join(self.sysroot, dev.lstrip('/'), 'driver'))
+        self.testbed.set_property(dev, 'DRIVER', 'vhost_vdpa')
+        self.testbed.uevent(dev, 'bind')
+        self.monitor.wait_for('DeviceChanged %s state=available' % HOTPLUG_NAME,
+                              r'\bDeviceChanged %s state=available\b' % HOTPLUG_NAME)
+
+    def release(self):
+        name = self.claimed['Name']
+        step('Release: vdpactl release %s' % name)
+        self.vdpactl('release', name)
+        self.monitor.wait_for('DeviceChanged %s state=available' % name,
+                              r'\bDeviceChanged %s state=available\b' % name)
+        _, interfaces = self.vdpa_interfaces(CLAIM_DOMAIN)
+        if interfaces:
+            raise DemoError('%s still has %d vdpa interface(s) after the release' %
+                            (CLAIM_DOMAIN, len(interfaces)))
+        say('virsh dumpxml --inactive %s: no <interface type=\'vdpa\'> any more' % CLAIM_DOMAIN)
+
+        step('Back to the start, plus the hotplugged device: vdpactl list')
+        self.vdpactl('list')
+        self.expect_state(name, 'available')
+        self.expect_state(HOTPLUG_NAME, 'available')
+
+    def wait_for_ctrl_c(self):
+        step('The service is yours')
+        say('BUS=%s' % self.address)
+        say('URI=%s' % self.uri)
+        say('Try, in another terminal (as root):')
+        say("  %s --bus-address='%s' list" % (self.vdpactl_bin, self.address))
+        say("  %s --bus-address='%s' claim vdpa0 demo-web" % (self.vdpactl_bin, self.address))
+        say("  busctl --address='%s' call %s %s %s Devices" % (self.address, BUS_NAME,
+                                                              OBJECT_PATH, INTERFACE))
+        say("  busctl --address='%s' get-property %s %s %s Capabilities" % (
+            self.address, BUS_NAME, OBJECT_PATH, INTERFACE))
+        say("  virsh -c '%s' dumpxml --inactive demo-web" % self.uri)
+        say('vdpactl monitor keeps printing here.  Ctrl-C stops everything.')
+        self.monitor.go_live()
+        while self.daemon.poll() is None:
+            time.sleep(0.2)
+        say('vdpa-managerd exited with %d' % self.daemon.returncode)
+
+    # ---- teardown ----
+
+    def stop_polkitd(self):
+        if self.polkit is None:
+            return None
+        # Politely: polkitd exits on SIGTERM, sh and unshare follow.
+        # unshare ignores SIGTERM; SIGKILL to it makes --kill-child take
+        # the whole PID namespace down.
+        s = proc_stat(self.polkitd_pid) if self.polkitd_pid else None
+        if self.polkit.poll() is None and s and s[0] not in 'ZX' and s[1] == 'polkitd':
+            os.kill(self.polkitd_pid, signal.SIGTERM)
+        try:
+            return self.polkit.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.polkit.kill()
+            self.polkit.wait()
+            return None
+        finally:
+            wait_gone(self.polkitd_pid, STOP_TIMEOUT)
+
+    def stop_libvirtd(self):
+        if self.libvirtd is None:
+            return None
+        run_dir = os.path.join(self.libvirt_dir, 'run')
+        if self.libvirtd.poll() is None:
+            # Through libvirt, so that it cleans up after QEMU; the demo
+            # starts no domain, but one may have been started by hand.
+            try:
+                r = self.virsh('list', '--name', '--state-running', timeout=10)
+                for name in r.stdout.split() if r.returncode == 0 else []:
+                    self.virsh('destroy', name, timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        virtlogd = read_pid(os.path.join(run_dir, 'virtlogd.pid'))
+        status = stop_process(self.libvirtd)
+        # virtlogd dies with libvirtd (parent-death signal).
+        if virtlogd and proc_stat(virtlogd) and proc_stat(virtlogd)[1] == 'virtlogd':
+            if not wait_gone(virtlogd, STOP_TIMEOUT):
+                os.kill(virtlogd, signal.SIGKILL)
+        kill_qemus(run_dir)
+        self.update_caps_cache()
+        return status
+
+    def update_caps_cache(self):
+        """The next run does not probe QEMU again (seconds)."""
+        caps = os.path.join(self.libvirt_dir, 'cache', 'qemu', 'capabilities')
+        for entry in os.listdir(caps) if os.path.isdir(caps) else []:
+            if entry.endswith('.xml'):
+                try:
+                    shutil.copyfile(os.path.join(caps, entry), os.path.join(self.caps_cache, entry))
+                except OSError:
+                    pass
+
+    def stop(self):
+        """Stops everything, in order; each step runs whatever the last
+        did.  Returns the problems found."""
+        problems = []
+        steps = [
+            ('vdpactl monitor', lambda: self.monitor.stop() if self.monitor else None, True),
+            ('vdpa-managerd', lambda: stop_process(self.daemon), True),
+            ('polkitd', self.stop_polkitd, False),
+            ('libvirtd', self.stop_libvirtd, False),
+            ('dbus-daemon', lambda: stop_process(self.bus), False),
+        ]
+        for what, stop, must_exit_0 in steps:
+            try:
+                status = stop()
+            except Exception as e:   # noqa: BLE001 — go on tearing down
+                problems.append('stopping %s: %s' % (what, e))
+                continue
+            if status is None:
+                continue
+            self.stopped.append('%s (%s)' % (what, describe_status(status)))
+            if must_exit_0 and status != 0:
+                problems.append('%s exited with %d on SIGTERM' % (what, status))
+        self.conn = None
+        self.testbed = None
+        leftovers = self.leftovers()
+        if leftovers:
+            problems.append('left behind: ' + ', '.join(leftovers))
+        return problems
+
+    def leftovers(self):
+        """Our children (adopted orphans included) still there after a
+        grace period for the reaper."""
+        deadline = time.monotonic() + 2
+        while True:
+            left = []
+            for pid in our_children():
+                s = proc_stat(pid)
+                if s:
+                    left.append('%s[%d]%s' % (s[1], pid, ' <defunct>' if s[0] == 'Z' else ''))
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
+
+    def remove_tmp(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def dump_logs(self):
+        for path in (os.path.join(self.tmp, 'daemon.log'), os.path.join(self.tmp, 'bus.log'),
+                     os.path.join(self.tmp, 'polkitd.log')):
+            if os.path.exists(path):
+                with open(path, errors='replace') as f:
+                    sys.stderr.write('---- %s ----\n%s' % (path, f.read()[-6000:]))
+        sys.stderr.write(self.libvirtd_logs())
+
+
+def describe_status(status):
+    """A Popen return code; unshare and sh report a signal as 128+N."""
+    signum = -status if status < 0 else status - 128 if status > 128 else 0
+    if signum:
+        try:
+            return 'ended by %s' % signal.Signals(signum).name
+        except ValueError:
+            pass
+    return 'exit %d' % status
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    # The testbed's uevents are resolved through libudev in this process,
+    # so it must see the simulated /sys too: run under the preload library.
+    if 'umockdev-preload' not in os.environ.get('LD_PRELOAD', ''):
+        os.execvp('umockdev-wrapper', ['umockdev-wrapper', sys.executable,
+                                       os.path.realpath(__file__)] + sys.argv[1:])
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--once', action='store_true',
+                        help='stop after the walkthrough instead of waiting for Ctrl-C')
+    parser.add_argument('--builddir', default=os.path.join(ROOT, 'build-demo'),
+                        help='build directory (default: build-demo)')
+    parser.add_argument('--no-install', action='store_true',
+                        help='use BUILDDIR as it is: no dependency install, no build')
+    args = parser.parse_args()
+
+    # SIGTERM and SIGHUP end the demo as Ctrl-C does: through the finally.
+    # SIGINT too when started in the background by a shell, which ignores it.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+
+    demo = Demo(args)
+    ok = False
+    code = 1
+    try:
+        demo.build()
+        demo.check_prerequisites()
+        become_subreaper()
+        remove_stale_runs()
+        demo.start_libvirtd()
+        demo.make_testbed()
+        demo.start_bus()
+        demo.start_polkitd()
+        demo.wait_libvirtd()
+        demo.define_domains()
+        demo.start_daemon()
+        demo.show_service()
+        demo.show_xml()
+        demo.claim()
+        demo.start_monitor()
+        demo.hotplug()
+        demo.release()
+        ok = True
+        if not args.once:
+            demo.wait_for_ctrl_c()
+    except KeyboardInterrupt:
+        # After the walkthrough, Ctrl-C is how the demo ends.
+        if not ok:
+            say()
+            say('interrupted')
+            code = 130
+    except DemoError as e:
+        say()
+        say('demo FAILED: %s' % e)
+        demo.dump_logs()
+    except Exception as e:   # noqa: BLE001
+        say()
+        say('demo FAILED: %s' % e)
+        traceback.print_exc()
+        demo.dump_logs()
+    finally:
+        # A second Ctrl-C must not cut the teardown short; every wait in it
+        # is bounded.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        step('Teardown')
+        problems = demo.stop()
+        for what in demo.stopped:
+            say('stopped %s' % what)
+        for problem in problems:
+            say('teardown: %s' % problem)
+        if problems and ok:
+            demo.dump_logs()
+        demo.remove_tmp()
+        say('removed %s' % demo.tmp)
+    if ok and problems:
+        say('demo FAILED: the teardown was not clean')
+        ok = False
+    if ok:
+        step('Done')
+        code = 0
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
