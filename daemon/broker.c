@@ -1160,7 +1160,7 @@ void broker_set_config(Broker *b, const VdpaConfig *config) {
         b->config = config;
 }
 
-unsigned broker_count_operations(Broker *b) {
+unsigned broker_count_operations(const Broker *b) {
         return g_hash_table_size(b->ops);
 }
 

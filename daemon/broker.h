@@ -63,7 +63,7 @@ char *broker_generate_mac(const char *device, const char *domain_uuid);
 /* Claim, Release, CheckMigration and start-up roll-back operations alive:
  * from the method call until the last of their work (a roll-back, a late
  * libvirt answer) is done. */
-unsigned broker_count_operations(Broker *b);
+unsigned broker_count_operations(const Broker *b);
 
 /* Whether NAME is reserved by an operation in flight. */
 bool broker_is_busy(Broker *b, const char *name);
