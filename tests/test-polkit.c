@@ -640,11 +640,31 @@ static void on_async_check(GObject *source, GAsyncResult *res, gpointer user_dat
         g_assert_nonnull(*error);
 }
 
+/* Set (from GDBus's worker thread) once the bus passed a CheckAuthorization
+ * on to polkitd.  A monitor only takes, never sends: every method call is
+ * dropped here so that GDBus does not answer it. */
+static GDBusMessage *on_monitored(GDBusConnection *c, GDBusMessage *msg, gboolean incoming, gpointer user_data)
+{
+        if (!incoming || g_dbus_message_get_message_type(msg) != G_DBUS_MESSAGE_TYPE_METHOD_CALL)
+                return msg;
+        if (g_strcmp0(g_dbus_message_get_member(msg), "CheckAuthorization") == 0)
+                g_atomic_int_set((gint *) user_data, 1);
+        g_object_unref(msg);
+        return NULL;
+}
+
 /* polkitd hangs, then dies with our query pending: the bus answers NoReply
  * for it at once, which must deny. */
 static void test_polkitd_dies_mid_check(Fixture *f, gconstpointer data)
 {
+        static const char *const rules[] = {
+                "type='method_call',interface='org.freedesktop.PolicyKit1.Authority',member='CheckAuthorization'",
+                NULL
+        };
         g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusConnection) monitor = NULL;
+        g_autoptr(GVariant) r = NULL;
+        static gint routed;     /* static: the filter may still run as the monitor goes */
         GPid pid;
         gint64 t0;
 
@@ -652,17 +672,36 @@ static void test_polkitd_dies_mid_check(Fixture *f, gconstpointer data)
         pid = vdpa_test_polkit_get_pid(f->pk);
         g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
 
+        /* The bus hands a monitor its copy in the same step as it routes
+         * the message: once the query is seen, polkitd has it pending. */
+        g_atomic_int_set(&routed, 0);
+        monitor = vdpa_test_bus_connect(f->bus, &error);
+        g_assert_no_error(error);
+        g_dbus_connection_add_filter(monitor, on_monitored, &routed, NULL);
+        r = vdpa_test_call_full(monitor, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus.Monitoring", "BecomeMonitor",
+                                g_variant_new("(^asu)", rules, 0), "()", NO_FLAGS, 30000, &error);
+        g_assert_no_error(error);
+
         g_dbus_connection_call(vdpa_test_bus_get_connection(f->bus), VDPA_BUS_NAME,
                                VDPA_OBJECT_PATH, VDPA_INTERFACE, "Check",
                                check_params(CLAIM, NULL), G_VARIANT_TYPE("(b)"), NO_FLAGS,
                                30000, NULL, on_async_check, &error);
-        vdpa_test_iterate(300);
+        t0 = g_get_monotonic_time();
+        while (!g_atomic_int_get(&routed)) {
+                if (g_get_monotonic_time() - t0 > 30 * G_USEC_PER_SEC)
+                        g_error("the bus did not pass the CheckAuthorization on to polkitd within 30 s%s",
+                                error ? " (the Check was answered already)" : "");
+                vdpa_test_iterate(5);
+        }
         g_assert_null(error);   /* still waiting for the stopped polkitd */
 
         t0 = g_get_monotonic_time();
         g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
         while (!error && g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC)
                 g_main_context_iteration(NULL, TRUE);
+        if (!error)
+                g_error("the Check is still unanswered 5 s after polkitd was killed with the query pending");
         vdpa_test_assert_error_name(error, ERR_ACCESS_DENIED);
         g_assert_nonnull(strstr(error->message, CLAIM));
         g_test_message("polkitd killed mid-check: AccessDenied %" G_GINT64_FORMAT " us later: %s",
