@@ -159,7 +159,7 @@ static gint64 wait_state(Fixture *f, VdpaTestRecorder *rec, const char *name, co
                                 return g_get_monotonic_time() - t0;
                 }
                 if (g_get_monotonic_time() - t0 > (gint64) timeout_ms * 1000)
-                        g_error("%s never became %s", name, state);
+                        g_error("no DeviceChanged with %s %s within %u ms", name, state, timeout_ms);
                 vdpa_test_iterate(2);
         }
 }
@@ -322,31 +322,37 @@ static void test_inflight_claim(Fixture *f, gconstpointer data) {
         g_dbus_connection_call(vdpa_test_bus_get_connection(f->bus), VDPA_BUS_NAME, VDPA_OBJECT_PATH, VDPA_INTERFACE,
                                "Claim", g_variant_new("(ssa{sv})", "vdpa0", dom, NULL), G_VARIANT_TYPE("(ss)"),
                                G_DBUS_CALL_FLAGS_NONE, 30000, NULL, on_pending, &p);
-        vdpa_test_iterate(300);
+        /* Read after the Claim on the same connection, so handled after it:
+         * the daemon has it, and its first libvirt read (sent with the
+         * polkit check) is stuck on the paused libvirtd. */
+        {
+                g_autoptr(GVariant) n = vdpa_test_get_property(f->bus, "OperationsInFlight", &e);
+
+                g_assert_no_error(e);
+                g_assert_cmpuint(g_variant_get_uint32(n), ==, 1);
+        }
         g_assert_false(p.done);
         g_assert_cmpint(vdpa_test_libvirtd_stop_daemon(libvirtd, SIGKILL), >=, 0);
 
-        for (int i = 0; i < 1000 && !p.done; i++)
+        for (int i = 0; !p.done; i++) {
+                if (i >= 3000)
+                        g_error("the Claim is still unanswered 30 s after libvirtd was killed under it");
                 vdpa_test_iterate(10);
+        }
         g_assert_true(p.done);
         g_test_message("in-flight claim ended with %s", p.error_name);
         g_assert_true(g_strcmp0(p.error_name, VDPA_ERROR_LIBVIRT_UNAVAILABLE) == 0 ||
                       g_strcmp0(p.error_name, VDPA_ERROR_LIBVIRT_FAILED) == 0);
 
+        /* Noticed, so that Connected below is the reconnect's, whose scan
+         * starts the roll-back of an intent left behind before it says so. */
+        vdpa_test_wait_libvirt_connected(f->bus, FALSE, 20000);
         g_assert_true(vdpa_test_libvirtd_start_daemon(libvirtd, &e));
         g_assert_no_error(e);
         vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
+        vdpa_test_wait_operations_done(f->bus, 60000);
 
         /* The truth afterwards: nothing attached, nothing recorded. */
-        for (int i = 0; i < 200; i++) {
-                g_autofree char *st = device_field(f, "vdpa0", VDPA_KEY_STATE);
-                g_autofree char *state = NULL;
-
-                g_file_get_contents(state_path, &state, NULL, NULL);
-                if (g_str_equal(st, "available") && (!state || !strstr(state, "Device=vdpa0")))
-                        break;
-                vdpa_test_iterate(25);
-        }
         g_autofree char *xml = vdpa_test_domain_xml(uri(), dom, TRUE, &e);
         g_assert_no_error(e);
         g_assert_null(strstr(xml, "type='vdpa'"));
@@ -388,17 +394,12 @@ static void test_reconcile_at_start(Fixture *f, gconstpointer data) {
         g_assert_true(g_mkdir_with_parents(vdpa_test_bus_get_state_dir(f->bus), 0700) == 0);
         g_assert_true(g_file_set_contents(state_path, contents, -1, &e));
 
+        /* Connected: the first scan has reconciled (stale claims dropped);
+         * the roll-back of the unfinished intent began before the name was
+         * taken (or again in that scan).  Then wait for it to end. */
         start_daemon(f);
-        /* Give the roll-back and reconciliation their round trips. */
-        for (int i = 0; i < 200; i++) {
-                g_autofree char *s1 = device_field(f, "fast1", VDPA_KEY_STATE);
-
-                g_clear_pointer(&after, g_free);
-                g_file_get_contents(state_path, &after, NULL, NULL);
-                if (g_str_equal(s1, "available") && after && !strstr(after, "Device="))
-                        break;
-                vdpa_test_iterate(25);
-        }
+        vdpa_test_wait_operations_done(f->bus, 60000);
+        g_file_get_contents(state_path, &after, NULL, NULL);
 
         g_autofree char *s0 = device_field(f, "vdpa0", VDPA_KEY_STATE);
         g_autofree char *s1 = device_field(f, "fast1", VDPA_KEY_STATE);
@@ -439,11 +440,13 @@ static void test_release_after_shutdown(Fixture *f, gconstpointer data) {
         g_assert_true(g_file_set_contents(state_path, contents, -1, &e));
 
         start_daemon(f);
-        for (int i = 0; i < 200; i++) {
+        for (int i = 0;; i++) {
                 g_autofree char *st = device_field(f, "vdpa0", VDPA_KEY_STATE);
 
                 if (g_str_equal(st, "claimed"))
                         break;
+                if (i >= 400)
+                        g_error("vdpa0 is still %s, not claimed, 10 s after the daemon connected to libvirt", st);
                 vdpa_test_iterate(25);
         }
         g_autofree char *before = device_field(f, "vdpa0", VDPA_KEY_STATE);
