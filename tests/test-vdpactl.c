@@ -614,13 +614,7 @@ static void test_status(Fixture *f, gconstpointer data) {
 
         vdpa_test_daemon_start_or_die(f->bus, NULL);
         /* test:///default connects at once; wait so both reads agree. */
-        for (int i = 0; i < 100; i++) {
-                g_autoptr(GVariant) v = vdpa_test_get_property(f->bus, "LibvirtConnected", &error);
-                g_assert_no_error(error);
-                if (g_variant_get_boolean(v))
-                        break;
-                vdpa_test_iterate(50);
-        }
+        vdpa_test_wait_libvirt_connected(f->bus, TRUE, 10000);
 
         reply = vdpa_test_call_full(vdpa_test_bus_get_connection(f->bus), VDPA_BUS_NAME, VDPA_OBJECT_PATH,
                                     "org.freedesktop.DBus.Properties", "GetAll",
