@@ -20,6 +20,11 @@
 #define VDPA_ERROR_CONFLICT            VDPA_ERROR_PREFIX "Conflict"
 #define VDPA_ERROR_LIBVIRT_FAILED      VDPA_ERROR_PREFIX "LibvirtFailed"
 #define VDPA_ERROR_LIBVIRT_UNAVAILABLE VDPA_ERROR_PREFIX "LibvirtUnavailable"
+/* The kernel's management plane (DESIGN.md §7) */
+#define VDPA_ERROR_DEVICE_EXISTS       VDPA_ERROR_PREFIX "DeviceExists"
+#define VDPA_ERROR_NO_SUCH_MGMTDEV     VDPA_ERROR_PREFIX "NoSuchManagementDevice"
+#define VDPA_ERROR_MGMTDEV_BUSY        VDPA_ERROR_PREFIX "ManagementDeviceBusy"
+#define VDPA_ERROR_NOT_SUPPORTED       VDPA_ERROR_PREFIX "NotSupported"
 
 /* Keys of the device dictionary (a{sv}) */
 #define VDPA_KEY_NAME              "Name"              /* s */
@@ -37,6 +42,32 @@
 #define VDPA_KEY_DOMAIN_UUID       "DomainUuid"        /* s */
 #define VDPA_KEY_MAC               "Mac"               /* s */
 #define VDPA_KEY_CLAIMED_BY        "ClaimedBy"         /* u */
+/* From the kernel's vdpa netlink family (DESIGN.md §7) */
+#define VDPA_KEY_TYPE              "Type"              /* s */
+#define VDPA_KEY_MANAGEMENT_DEVICE "ManagementDevice"  /* s */
+#define VDPA_KEY_MAX_QUEUES        "MaxQueues"         /* u */
+#define VDPA_KEY_MAX_QUEUE_SIZE    "MaxQueueSize"      /* q */
+#define VDPA_KEY_DEVICE_MAC        "DeviceMac"         /* s */
+#define VDPA_KEY_MTU               "Mtu"               /* q */
+#define VDPA_KEY_MAX_QUEUE_PAIRS   "MaxQueuePairs"     /* q */
+
+/* Values of Type */
+#define VDPA_TYPE_NET     "net"
+#define VDPA_TYPE_BLK     "blk"
+#define VDPA_TYPE_UNKNOWN ""
+
+/* Keys of the management device dictionary (a{sv}) */
+#define VDPA_MGMT_KEY_HANDLE            "Handle"            /* s */
+#define VDPA_MGMT_KEY_BUS_NAME          "BusName"           /* s */
+#define VDPA_MGMT_KEY_DEVICE_NAME       "DeviceName"        /* s */
+#define VDPA_MGMT_KEY_SUPPORTED_CLASSES "SupportedClasses"  /* as */
+#define VDPA_MGMT_KEY_MAX_QUEUES        "MaxQueues"         /* u */
+#define VDPA_MGMT_KEY_SUPPORTED_FEATURES "SupportedFeatures" /* t */
+#define VDPA_MGMT_KEY_DEVICES           "Devices"           /* as */
+#define VDPA_MGMT_KEY_PARENT_KIND       "ParentKind"        /* s */
+#define VDPA_MGMT_KEY_PHYSICAL_FUNCTION "PhysicalFunction"  /* s */
+#define VDPA_MGMT_KEY_NUMA_NODE         "NumaNode"          /* i */
+#define VDPA_MGMT_KEY_PROVISION_ERROR   "ProvisionError"    /* s */
 
 /* Values of State */
 #define VDPA_STATE_AVAILABLE "available"
@@ -64,6 +95,13 @@
 #define VDPA_OPT_PHYSICAL_FUNCTION "physical_function" /* s */
 #define VDPA_OPT_NUMA_POLICY       "numa_policy"       /* s */
 #define VDPA_OPT_FORCE             "force"             /* b */
+/* Option keys of CreateDevice (DeleteDevice takes none yet) */
+#define VDPA_OPT_MTU               "mtu"               /* q */
+#define VDPA_OPT_MAX_QUEUE_PAIRS   "max_queue_pairs"   /* q */
+
+/* Capabilities keys */
+#define VDPA_CAP_KERNEL_VDPA       "KernelVdpa"        /* b */
+#define VDPA_CAP_VDPA_NETLINK      "VdpaNetlink"       /* b */
 
 /* Values of the LiveMigration property */
 #define VDPA_MIGRATION_BLOCK "block"
