@@ -30,17 +30,20 @@ enum {
         EXIT_FAIL = 1,            /* anything not listed below */
         EXIT_USAGE = 2,           /* bad command line, or InvalidArgs */
         EXIT_NOT_AUTHORIZED = 3,  /* AccessDenied, InteractiveAuthorizationRequired */
-        EXIT_NOT_FOUND = 4,       /* NoSuchDevice, NoSuchDomain */
-        EXIT_UNAVAILABLE = 5,     /* DeviceBusy, DeviceUnusable, NotClaimed, NoDeviceAvailable, LibvirtUnavailable */
+        EXIT_NOT_FOUND = 4,       /* NoSuchDevice, NoSuchDomain, NoSuchManagementDevice */
+        EXIT_UNAVAILABLE = 5,     /* DeviceBusy, DeviceUnusable, NotClaimed, NoDeviceAvailable,
+                                   * LibvirtUnavailable, DeviceExists, ManagementDeviceBusy */
         EXIT_CONFLICT = 6,        /* Conflict: live migration blocked */
-        EXIT_NOT_SUPPORTED = 7,   /* the running service does not implement the method */
+        EXIT_NOT_SUPPORTED = 7,   /* the running service does not implement the method, or
+                                   * the kernel or management device cannot do it (NotSupported) */
 };
 
 #define DBUS_ERROR_PREFIX "org.freedesktop.DBus.Error."
 
-/* Claim and Release are bounded by the service (--libvirt-timeout, the
- * polkit timeout), and an interactive authorization waits for a human:
- * the client adds no timeout of its own. */
+/* Claim, Release, CreateDevice and DeleteDevice are bounded by the
+ * service (--libvirt-timeout, the polkit timeout, the wait for a created
+ * device), and an interactive authorization waits for a human: the client
+ * adds no timeout of its own. */
 #define CHANGE_TIMEOUT_MS G_MAXINT
 
 /* Groups of options, and the verbs accepting them. */
@@ -48,7 +51,18 @@ enum {
         OPTS_IFACE = 1 << 0,      /* --mac ... --guest-address: xml, claim */
         OPTS_CLAIM = 1 << 1,      /* --auto ... --config: claim */
         OPTS_RELEASE = 1 << 2,    /* --force: release */
+        OPTS_CREATE = 1 << 3,     /* --mac, --mtu, --max-queue-pairs: create */
 };
+
+/* The options given (each once, in the order first given), with the
+ * groups they belong to, for "does not apply" messages.  Bounded by the
+ * number of distinct options. */
+#define MAX_GIVEN_OPTS 32
+
+typedef struct GivenOpt {
+        const char *name;
+        unsigned groups;
+} GivenOpt;
 
 typedef struct Args {
         char *bus_address;
@@ -78,8 +92,14 @@ typedef struct Args {
         /* release */
         bool force;
 
-        /* The first option of each group given, for usage messages. */
-        const char *first_opt[3];
+        /* create */
+        bool has_mtu;
+        guint16 mtu;
+        bool has_max_queue_pairs;
+        guint16 max_queue_pairs;
+
+        GivenOpt given[MAX_GIVEN_OPTS];
+        size_t n_given;
         const char *first_pick_opt;   /* --numa-node, --pf, --numa-policy */
 } Args;
 
@@ -122,12 +142,18 @@ static int exit_code_for_error(const char *name) {
                 { DBUS_ERROR_PREFIX "InteractiveAuthorizationRequired", EXIT_NOT_AUTHORIZED },
                 { VDPA_ERROR_NO_SUCH_DEVICE, EXIT_NOT_FOUND },
                 { VDPA_ERROR_NO_SUCH_DOMAIN, EXIT_NOT_FOUND },
+                { VDPA_ERROR_NO_SUCH_MGMTDEV, EXIT_NOT_FOUND },
                 { VDPA_ERROR_DEVICE_BUSY, EXIT_UNAVAILABLE },
                 { VDPA_ERROR_DEVICE_UNUSABLE, EXIT_UNAVAILABLE },
                 { VDPA_ERROR_NOT_CLAIMED, EXIT_UNAVAILABLE },
                 { VDPA_ERROR_NO_DEVICE_AVAILABLE, EXIT_UNAVAILABLE },
                 { VDPA_ERROR_LIBVIRT_UNAVAILABLE, EXIT_UNAVAILABLE },
+                { VDPA_ERROR_DEVICE_EXISTS, EXIT_UNAVAILABLE },
+                { VDPA_ERROR_MGMTDEV_BUSY, EXIT_UNAVAILABLE },
                 { VDPA_ERROR_CONFLICT, EXIT_CONFLICT },
+                /* The kernel or the management device cannot: the
+                 * service's message says what, printed as it is. */
+                { VDPA_ERROR_NOT_SUPPORTED, EXIT_NOT_SUPPORTED },
                 { DBUS_ERROR_PREFIX "NotSupported", EXIT_NOT_SUPPORTED },
                 { DBUS_ERROR_PREFIX "UnknownMethod", EXIT_NOT_SUPPORTED },
         };
@@ -136,6 +162,13 @@ static int exit_code_for_error(const char *name) {
                 if (g_str_equal(name, table[i].name))
                         return table[i].code;
         return EXIT_FAIL;
+}
+
+/* The service lacks the method (an older vdpa-managerd), as opposed to
+ * the service's own NotSupported about the kernel. */
+static bool is_missing_method(const char *name) {
+        return name && (g_str_equal(name, DBUS_ERROR_PREFIX "NotSupported") ||
+                        g_str_equal(name, DBUS_ERROR_PREFIX "UnknownMethod"));
 }
 
 /* Prints "vdpactl: MESSAGE" (the service's own words, without GDBus's
@@ -147,7 +180,7 @@ static int report_error(GError *error, const char *method) {
         if (name)
                 g_dbus_error_strip_remote_error(error);
 
-        if (code == EXIT_NOT_SUPPORTED)
+        if (is_missing_method(name))
                 fprintf(stderr, "vdpactl: %s is not supported by the running vdpa-managerd: %s\n",
                         method, error->message);
         else
@@ -208,6 +241,23 @@ static bool want_interactive(const Ctx *c) {
         return c->args->ask_password && isatty(STDIN_FILENO);
 }
 
+/* A call that changes something and is authorized by polkit: allows
+ * interactive authorization (with a text agent) when somebody can answer. */
+static GVariant *call_change(Ctx *c, const char *method, GVariant *params, const char *reply_type,
+                             GError **error) {
+        GDBusCallFlags flags = G_DBUS_CALL_FLAGS_NONE;
+        GVariant *reply;
+        GPid agent = 0;
+
+        if (want_interactive(c)) {
+                flags |= G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+                agent = polkit_agent_open(c->args->bus_address);
+        }
+        reply = call(c, method, params, reply_type, flags, CHANGE_TIMEOUT_MS, error);
+        polkit_agent_close(agent);
+        return reply;
+}
+
 /* --- small formatting helpers --- */
 
 static const char *dict_str(GVariant *dict, const char *key) {
@@ -236,6 +286,20 @@ static char *numa_to_string(gint64 numa) {
         return numa < 0 ? g_strdup("") : g_strdup_printf("%" G_GINT64_FORMAT, numa);
 }
 
+/* 0 is "unknown" for the netlink counts: "" (shown as "-"). */
+static char *count_to_string(gint64 n) {
+        return n <= 0 ? g_strdup("") : g_strdup_printf("%" G_GINT64_FORMAT, n);
+}
+
+/* An "as" value of DICT joined with SEP; "" when absent or empty. */
+static char *dict_strv_join(GVariant *dict, const char *key, const char *sep) {
+        g_autofree const char **v = NULL;
+
+        if (!g_variant_lookup(dict, key, "^a&s", &v))
+                return g_strdup("");
+        return g_strjoinv(sep, (char **) v);
+}
+
 static void print_json_variant(Ctx *c, GVariant *v) {
         g_autoptr(JsonNode) n = output_json_from_variant(v);
 
@@ -246,7 +310,7 @@ static void print_json_variant(Ctx *c, GVariant *v) {
 
 static int verb_list(Ctx *c, int argc, char **argv) {
         static const char *const headers[] = {
-                "NAME", "STATE", "KIND", "PARENT", "PF", "NUMA", "CHARDEV", "DOMAIN", NULL
+                "NAME", "TYPE", "STATE", "KIND", "PARENT", "PF", "NUMA", "CHARDEV", "DOMAIN", NULL
         };
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) reply = NULL;
@@ -272,6 +336,7 @@ static int verb_list(Ctx *c, int argc, char **argv) {
                 g_autofree char *numa = numa_to_string(dict_int(d, VDPA_KEY_NUMA_NODE, -1));
 
                 table_add_cell(t, dict_str(d, VDPA_KEY_NAME), NULL);
+                table_add_cell(t, dict_str(d, VDPA_KEY_TYPE), NULL);
                 table_add_cell(t, state, output_state_color(state));
                 table_add_cell(t, dict_str(d, VDPA_KEY_PARENT_KIND), NULL);
                 table_add_cell(t, dict_str(d, VDPA_KEY_PARENT_DEVICE), NULL);
@@ -292,9 +357,30 @@ static int verb_list(Ctx *c, int argc, char **argv) {
 
 /* --- show --- */
 
+/* The keys from the kernel's netlink family but Type, when known. */
+static void add_netlink_fields(Fields *f, GVariant *d) {
+        const char *mgmtdev = dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE);
+        const char *mac = dict_str(d, VDPA_KEY_DEVICE_MAC);
+        gint64 v;
+
+        if (mgmtdev[0])
+                fields_add(f, "Management device", mgmtdev, NULL);
+        if ((v = dict_int(d, VDPA_KEY_MAX_QUEUES, 0)) > 0)
+                fields_addf(f, "Max queues", NULL, "%" G_GINT64_FORMAT, v);
+        if ((v = dict_int(d, VDPA_KEY_MAX_QUEUE_SIZE, 0)) > 0)
+                fields_addf(f, "Max queue size", NULL, "%" G_GINT64_FORMAT, v);
+        if (mac[0])
+                fields_add(f, "Device MAC", mac, NULL);
+        if ((v = dict_int(d, VDPA_KEY_MTU, 0)) > 0)
+                fields_addf(f, "MTU", NULL, "%" G_GINT64_FORMAT, v);
+        if ((v = dict_int(d, VDPA_KEY_MAX_QUEUE_PAIRS, 0)) > 0)
+                fields_addf(f, "Max queue pairs", NULL, "%" G_GINT64_FORMAT, v);
+}
+
 static void print_device(GVariant *d) {
         g_autoptr(Fields) f = fields_new();
         const char *state = dict_str(d, VDPA_KEY_STATE);
+        const char *type = dict_str(d, VDPA_KEY_TYPE);
         const char *driver = dict_str(d, VDPA_KEY_DRIVER);
         const char *parent = dict_str(d, VDPA_KEY_PARENT_DEVICE);
         const char *kind = dict_str(d, VDPA_KEY_PARENT_KIND);
@@ -304,6 +390,8 @@ static void print_device(GVariant *d) {
         gint64 uid = dict_int(d, VDPA_KEY_CLAIMED_BY, 0);
 
         fields_add(f, "Name", dict_str(d, VDPA_KEY_NAME), ANSI_BOLD);
+        /* Always shown: it decides whether the device is usable. */
+        fields_add(f, "Type", type[0] ? type : "unknown", NULL);
         fields_add(f, "State", state, output_state_color(state));
         fields_add(f, "Driver", driver[0] ? driver : "none", NULL);
         fields_add(f, "Char device", dict_str(d, VDPA_KEY_CHARDEV)[0] ? dict_str(d, VDPA_KEY_CHARDEV) : "none", NULL);
@@ -321,6 +409,7 @@ static void print_device(GVariant *d) {
                 fields_addf(f, "NUMA node", NULL, "%" G_GINT64_FORMAT, numa);
         else
                 fields_add(f, "NUMA node", "unknown", NULL);
+        add_netlink_fields(f, d);
         fields_add(f, "Sysfs path", dict_str(d, VDPA_KEY_SYSFS_PATH), NULL);
         if (domain[0]) {
                 if (uuid[0])
@@ -448,21 +537,13 @@ static int verb_claim(Ctx *c, int argc, char **argv) {
         const char *device = a->auto_pick ? "" : argv[0];
         const char *domain = a->auto_pick ? argv[0] : argv[1];
         const char *claimed, *xml;
-        GDBusCallFlags flags = G_DBUS_CALL_FLAGS_NONE;
         GVariantBuilder opts;
-        GPid agent = 0;
 
         g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
         add_iface_options(a, &opts);
         add_claim_options(a, &opts);
 
-        if (want_interactive(c)) {
-                flags |= G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
-                agent = polkit_agent_open(a->bus_address);
-        }
-        reply = call(c, "Claim", g_variant_new("(ssa{sv})", device, domain, &opts), "(ss)",
-                     flags, CHANGE_TIMEOUT_MS, &error);
-        polkit_agent_close(agent);
+        reply = call_change(c, "Claim", g_variant_new("(ssa{sv})", device, domain, &opts), "(ss)", &error);
         if (!reply)
                 return report_error(error, "Claim");
         g_variant_get(reply, "(&s&s)", &claimed, &xml);
@@ -480,21 +561,13 @@ static int verb_claim(Ctx *c, int argc, char **argv) {
 static int verb_release(Ctx *c, int argc, char **argv) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) reply = NULL;
-        GDBusCallFlags flags = G_DBUS_CALL_FLAGS_NONE;
         GVariantBuilder opts;
-        GPid agent = 0;
 
         g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
         if (c->args->force)
                 g_variant_builder_add(&opts, "{sv}", VDPA_OPT_FORCE, g_variant_new_boolean(TRUE));
 
-        if (want_interactive(c)) {
-                flags |= G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
-                agent = polkit_agent_open(c->args->bus_address);
-        }
-        reply = call(c, "Release", g_variant_new("(sa{sv})", argv[0], &opts), "()",
-                     flags, CHANGE_TIMEOUT_MS, &error);
-        polkit_agent_close(agent);
+        reply = call_change(c, "Release", g_variant_new("(sa{sv})", argv[0], &opts), "()", &error);
         if (!reply)
                 return report_error(error, "Release");
 
@@ -502,6 +575,127 @@ static int verb_release(Ctx *c, int argc, char **argv) {
                 print_named_strings(c, (const char *const[]) { "device", argv[0], NULL });
         else
                 printf("Released %s.\n", argv[0]);
+        return EXIT_OK;
+}
+
+/* --- mgmtdev, create and delete: the kernel's management plane --- */
+
+/* `mgmtdev` alone is `mgmtdev list`. */
+static int check_mgmtdev(const Args *a, int argc, char **argv) {
+        if (argc == 1 && !g_str_equal(argv[0], "list")) {
+                g_autofree char *shown = output_printable(argv[0]);
+                return usage_error("unknown 'mgmtdev' command '%s'; 'mgmtdev list' lists management devices",
+                                   shown);
+        }
+        return -1;
+}
+
+static void add_mgmtdev_row(Table *t, GVariant *m) {
+        g_autofree char *classes = dict_strv_join(m, VDPA_MGMT_KEY_SUPPORTED_CLASSES, ",");
+        g_autofree char *max_vqs = count_to_string(dict_int(m, VDPA_MGMT_KEY_MAX_QUEUES, 0));
+        g_autofree char *numa = numa_to_string(dict_int(m, VDPA_MGMT_KEY_NUMA_NODE, -1));
+        g_autofree char *devices = dict_strv_join(m, VDPA_MGMT_KEY_DEVICES, ",");
+
+        table_add_cell(t, dict_str(m, VDPA_MGMT_KEY_HANDLE), NULL);
+        table_add_cell(t, dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), NULL);
+        table_add_cell(t, classes, NULL);
+        table_add_cell(t, max_vqs, NULL);
+        table_add_cell(t, dict_str(m, VDPA_MGMT_KEY_PHYSICAL_FUNCTION), NULL);
+        table_add_cell(t, numa, NULL);
+        table_add_cell(t, devices, NULL);
+}
+
+static int verb_mgmtdev(Ctx *c, int argc, char **argv) {
+        static const char *const headers[] = {
+                "HANDLE", "KIND", "CLASSES", "MAX-VQS", "PF", "NUMA", "DEVICES", NULL
+        };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) mgmtdevs = NULL;
+        g_autoptr(Table) t = NULL;
+        GVariantIter it;
+        GVariant *m;
+
+        reply = call(c, "ManagementDevices", NULL, "(aa{sv})", G_DBUS_CALL_FLAGS_NONE, -1, &error);
+        if (!reply)
+                return report_error(error, "ManagementDevices");
+        mgmtdevs = g_variant_get_child_value(reply, 0);
+
+        if (c->args->json) {
+                print_json_variant(c, mgmtdevs);
+                return EXIT_OK;
+        }
+
+        t = table_new(headers);
+        g_variant_iter_init(&it, mgmtdevs);
+        while ((m = g_variant_iter_next_value(&it))) {
+                add_mgmtdev_row(t, m);
+                g_variant_unref(m);
+        }
+
+        if (table_get_rows(t) > 0)
+                table_print(t, stdout, c->args->legend);
+        if (c->args->legend)
+                printf("%s%u management device%s listed.\n", table_get_rows(t) > 0 ? "\n" : "",
+                       table_get_rows(t), table_get_rows(t) == 1 ? "" : "s");
+        return EXIT_OK;
+}
+
+/* `create MGMTDEV [NAME]`: an empty NAME would mean "pick one", which is
+ * what leaving it out says. */
+static int check_create(const Args *a, int argc, char **argv) {
+        if (!argv[0][0])
+                return usage_error("the management device must not be empty; 'vdpactl mgmtdev' lists them");
+        if (argc > 1 && !argv[1][0])
+                return usage_error("the device name must not be empty; leave it out to let the service pick one");
+        return -1;
+}
+
+static void add_create_options(const Args *a, GVariantBuilder *b) {
+        if (a->mac)
+                g_variant_builder_add(b, "{sv}", VDPA_OPT_MAC, g_variant_new_string(a->mac));
+        if (a->has_mtu)
+                g_variant_builder_add(b, "{sv}", VDPA_OPT_MTU, g_variant_new_uint16(a->mtu));
+        if (a->has_max_queue_pairs)
+                g_variant_builder_add(b, "{sv}", VDPA_OPT_MAX_QUEUE_PAIRS,
+                                      g_variant_new_uint16(a->max_queue_pairs));
+}
+
+static int verb_create(Ctx *c, int argc, char **argv) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        const char *mgmtdev = argv[0];
+        const char *name = argc > 1 ? argv[1] : "";
+        const char *created;
+        GVariantBuilder opts;
+
+        g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
+        add_create_options(c->args, &opts);
+
+        reply = call_change(c, "CreateDevice", g_variant_new("(ssa{sv})", mgmtdev, name, &opts), "(s)", &error);
+        if (!reply)
+                return report_error(error, "CreateDevice");
+        g_variant_get(reply, "(&s)", &created);
+
+        if (c->args->json)
+                print_named_strings(c, (const char *const[]) { "device", created, "mgmtdev", mgmtdev, NULL });
+        else
+                printf("Created %s on %s.\n", created, mgmtdev);
+        return EXIT_OK;
+}
+
+static int verb_delete(Ctx *c, int argc, char **argv) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+
+        reply = call_change(c, "DeleteDevice", g_variant_new("(sa{sv})", argv[0], NULL), "()", &error);
+        if (!reply)
+                return report_error(error, "DeleteDevice");
+
+        if (c->args->json)
+                print_named_strings(c, (const char *const[]) { "device", argv[0], NULL });
+        else
+                printf("Deleted %s.\n", argv[0]);
         return EXIT_OK;
 }
 
@@ -542,7 +736,8 @@ static int verb_status(Ctx *c, int argc, char **argv) {
         g_autoptr(GVariant) caps = NULL;
         g_autoptr(Fields) f = NULL;
         const char *s, *lv = "", *qv = "";
-        gboolean connected = FALSE, kernel = FALSE, supported = FALSE;
+        gboolean connected = FALSE, kernel = FALSE, supported = FALSE, netlink = FALSE;
+        bool has_netlink = false;
         guint32 available = 0;
 
         reply = g_dbus_connection_call_sync(c->bus, VDPA_BUS_NAME, VDPA_OBJECT_PATH,
@@ -572,6 +767,8 @@ static int verb_status(Ctx *c, int argc, char **argv) {
                 (void) g_variant_lookup(caps, "KernelVdpa", "b", &kernel);
                 (void) g_variant_lookup(caps, "VdpaSupported", "b", &supported);
                 (void) g_variant_lookup(caps, "AvailableDevices", "u", &available);
+                /* An older service does not tell. */
+                has_netlink = g_variant_lookup(caps, VDPA_CAP_VDPA_NETLINK, "b", &netlink);
         }
         if (connected)
                 fields_addf(f, "libvirt", ANSI_GREEN, "connected (libvirt %s, QEMU %s)",
@@ -582,6 +779,8 @@ static int verb_status(Ctx *c, int argc, char **argv) {
                 fields_add(f, "Live migration", s, NULL);
         if (caps) {
                 fields_add(f, "Kernel vDPA bus", kernel ? "yes" : "no", kernel ? NULL : ANSI_RED);
+                if (has_netlink)
+                        fields_add(f, "vDPA netlink", netlink ? "yes" : "no", NULL);
                 fields_add(f, "vDPA supported", supported ? "yes" : "no", supported ? ANSI_GREEN : ANSI_RED);
                 fields_addf(f, "Available devices", NULL, "%" G_GUINT32_FORMAT, available);
         }
@@ -820,7 +1019,10 @@ static void help(void) {
                "  claim --auto DOMAIN      Attach an available device the service picks\n"
                "  release NAME             Detach a claimed device from its domain\n"
                "  check-migration DOMAIN   Tell whether DOMAIN may be live-migrated\n"
-               "  monitor                  Print every change as it happens\n\n"
+               "  monitor                  Print every change as it happens\n"
+               "  mgmtdev [list]           List the kernel's vDPA management devices\n"
+               "  create MGMTDEV [NAME]    Create a vDPA device on a management device\n"
+               "  delete NAME              Delete a vDPA device\n\n"
                "Options:\n"
                "  -h --help                Show this help\n"
                "     --version            Show the version\n"
@@ -846,6 +1048,10 @@ static void help(void) {
                "     --numa-policy=P      With --auto: required, preferred (default) or none\n\n"
                "Release options:\n"
                "     --force              Drop the claim even if the domain or device is gone\n\n"
+               "Create options:\n"
+               "     --mac=MAC            MAC address of the new device\n"
+               "     --mtu=N              MTU of the new device\n"
+               "     --max-queue-pairs=N  Maximum number of queue pairs\n\n"
                "See the vdpactl(1) man page for details and exit codes.\n",
                VDPA_BUS_NAME);
 }
@@ -859,6 +1065,9 @@ static const Verb verbs[] = {
         { "release",         1, 1, OPTS_RELEASE,             verb_release },
         { "check-migration", 1, 1, 0,                        verb_check_migration },
         { "monitor",         0, 0, 0,                        verb_monitor },
+        { "mgmtdev",         0, 1, 0,                        verb_mgmtdev, check_mgmtdev },
+        { "create",          1, 2, OPTS_CREATE,              verb_create, check_create },
+        { "delete",          1, 1, 0,                        verb_delete },
 };
 
 static bool parse_u32(const char *opt, const char *s, guint32 *ret) {
@@ -872,11 +1081,25 @@ static bool parse_u32(const char *opt, const char *s, guint32 *ret) {
         return true;
 }
 
-static void note_opt(Args *a, unsigned group, const char *name) {
-        unsigned i = group == OPTS_IFACE ? 0 : group == OPTS_CLAIM ? 1 : 2;
+static bool parse_u16(const char *opt, const char *s, guint16 *ret) {
+        guint64 v;
 
-        if (!a->first_opt[i])
-                a->first_opt[i] = name;
+        if (!g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT16, &v, NULL)) {
+                usage_error("%s takes a non-negative integer up to %u, not '%s'", opt, G_MAXUINT16, s);
+                return false;
+        }
+        *ret = (guint16) v;
+        return true;
+}
+
+/* Records option NAME (a string literal) as given; GROUPS are the option
+ * groups (OPTS_*) it belongs to. */
+static void note_opt(Args *a, unsigned groups, const char *name) {
+        for (size_t i = 0; i < a->n_given; i++)
+                if (g_str_equal(a->given[i].name, name))
+                        return;
+        g_assert(a->n_given < G_N_ELEMENTS(a->given));
+        a->given[a->n_given++] = (GivenOpt) { .name = name, .groups = groups };
 }
 
 /* Returns -1 to go on, else the exit code. */
@@ -903,6 +1126,8 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                 ARG_PF,
                 ARG_NUMA_POLICY,
                 ARG_FORCE,
+                ARG_MTU,
+                ARG_MAX_QUEUE_PAIRS,
         };
         static const struct option options[] = {
                 { "help",            no_argument,       NULL, 'h'                 },
@@ -927,6 +1152,8 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                 { "pf",              required_argument, NULL, ARG_PF              },
                 { "numa-policy",     required_argument, NULL, ARG_NUMA_POLICY     },
                 { "force",           no_argument,       NULL, ARG_FORCE           },
+                { "mtu",             required_argument, NULL, ARG_MTU             },
+                { "max-queue-pairs", required_argument, NULL, ARG_MAX_QUEUE_PAIRS },
                 {}
         };
         int c;
@@ -964,7 +1191,7 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                 case ARG_MAC:
                         g_free(a->mac);
                         a->mac = g_strdup(optarg);
-                        note_opt(a, OPTS_IFACE, "--mac");
+                        note_opt(a, OPTS_IFACE | OPTS_CREATE, "--mac");
                         break;
                 case ARG_QUEUES:
                         if (!parse_u32("--queues", optarg, &a->queues))
@@ -1037,6 +1264,18 @@ static int parse_argv(int argc, char *argv[], Args *a) {
                         a->force = true;
                         note_opt(a, OPTS_RELEASE, "--force");
                         break;
+                case ARG_MTU:
+                        if (!parse_u16("--mtu", optarg, &a->mtu))
+                                return EXIT_USAGE;
+                        a->has_mtu = true;
+                        note_opt(a, OPTS_CREATE, "--mtu");
+                        break;
+                case ARG_MAX_QUEUE_PAIRS:
+                        if (!parse_u16("--max-queue-pairs", optarg, &a->max_queue_pairs))
+                                return EXIT_USAGE;
+                        a->has_max_queue_pairs = true;
+                        note_opt(a, OPTS_CREATE, "--max-queue-pairs");
+                        break;
                 case ':':
                         return usage_error("option '%s' needs an argument", argv[optind - 1]);
                 case '?':
@@ -1050,8 +1289,18 @@ static int parse_argv(int argc, char *argv[], Args *a) {
         return -1;
 }
 
+/* What a verb with too few arguments needs, for its usage message. */
+static const char *verb_needs(const Verb *v) {
+        if (g_str_equal(v->name, "claim"))
+                return "a device and a domain, or --auto and a domain";
+        if (g_str_equal(v->name, "check-migration"))
+                return "a domain name";
+        if (g_str_equal(v->name, "create"))
+                return "a management device (and optionally a name for the new device)";
+        return "a device name";
+}
+
 static int dispatch(Ctx *c, int argc, char **argv) {
-        static const unsigned groups[] = { OPTS_IFACE, OPTS_CLAIM, OPTS_RELEASE };
         const char *name = argc > 0 ? argv[0] : "list";
         const Verb *v = NULL;
         int n_args = argc > 0 ? argc - 1 : 0;
@@ -1065,14 +1314,12 @@ static int dispatch(Ctx *c, int argc, char **argv) {
                 return usage_error("unknown command '%s'", shown);
         }
 
-        for (size_t i = 0; i < G_N_ELEMENTS(groups); i++)
-                if (c->args->first_opt[i] && !(v->opts & groups[i]))
-                        return usage_error("option %s does not apply to '%s'", c->args->first_opt[i], v->name);
+        for (size_t i = 0; i < c->args->n_given; i++)
+                if (!(v->opts & c->args->given[i].groups))
+                        return usage_error("option %s does not apply to '%s'", c->args->given[i].name, v->name);
 
         if (n_args < v->min_args)
-                return usage_error("'%s' needs %s", v->name,
-                                   g_str_equal(v->name, "claim") ? "a device and a domain, or --auto and a domain" :
-                                   g_str_equal(v->name, "check-migration") ? "a domain name" : "a device name");
+                return usage_error("'%s' needs %s", v->name, verb_needs(v));
         if (n_args > v->max_args) {
                 g_autofree char *shown = output_printable(argv[v->max_args + 1]);
                 return usage_error("unexpected argument '%s' for '%s'", shown, v->name);
