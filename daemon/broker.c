@@ -24,6 +24,8 @@ struct Broker {
 
         /* device name -> Op* that holds it: a Claim or Release in flight. */
         GHashTable *reserved;
+        /* Names held by provisioning (CreateDevice, DeleteDevice). */
+        GHashTable *held;
         /* Every Op alive, so that freeing the broker can drop them. */
         GHashTable *ops;
 
@@ -76,6 +78,11 @@ typedef struct Op {
 
 static void op_polkit_done(Op *op);
 
+/* Held by a Claim or Release in flight, or by provisioning. */
+static bool name_reserved(const Broker *b, const char *name) {
+        return g_hash_table_contains(b->reserved, name) || g_hash_table_contains(b->held, name);
+}
+
 static void op_free(Op *op) {
         if (!op)
                 return;
@@ -112,7 +119,7 @@ static Op *op_new(Broker *b, OpKind kind, sd_bus_message *msg) {
 static bool op_reserve(Op *op, const char *device) {
         char *name;
 
-        if (g_hash_table_contains(op->b->reserved, device))
+        if (name_reserved(op->b, device))
                 return false;
         /* DEVICE may be op->device itself. */
         name = g_strdup(device);
@@ -435,7 +442,7 @@ static bool pick_visit(const VdpaDevice *d, void *userdata) {
         const VdpaOptions *o = &p->op->opts;
         bool on_node;
 
-        if (d->state != VDPA_DEVICE_AVAILABLE || g_hash_table_contains(p->b->reserved, d->hw.name))
+        if (d->state != VDPA_DEVICE_AVAILABLE || name_reserved(p->b, d->hw.name))
                 return true;
         if (o->has_numa_node && d->hw.numa_node != o->numa_node)
                 return true;
@@ -478,12 +485,19 @@ static int check_claimable(Broker *b, const VdpaDevice *d, sd_bus_error *error) 
         if (d->state == VDPA_DEVICE_IN_USE)
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY,
                                          "Device '%s' is used by domain '%s' without a claim", d->hw.name, d->usage.domain);
-        if (g_hash_table_contains(b->reserved, d->hw.name))
+        if (g_hash_table_contains(b->held, d->hw.name))
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY,
+                                         "Device '%s' is being created or deleted", d->hw.name);
+        if (name_reserved(b, d->hw.name))
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY,
                                          "Device '%s' is being claimed or released", d->hw.name);
         if (d->state == VDPA_DEVICE_EXCLUDED)
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
                                          "Device '%s' is excluded by the configuration", d->hw.name);
+        if (d->state == VDPA_DEVICE_UNUSABLE && !vdpa_kernel_type_is_usable(d->kernel.type))
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
+                                         "Device '%s' is a virtio %s device, not a network device",
+                                         d->hw.name, d->kernel.type);
         if (d->state == VDPA_DEVICE_UNUSABLE)
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
                                          "Device '%s' has no vhost-vdpa character device (driver: %s)",
@@ -677,6 +691,10 @@ static void claim_prepare(Op *op) {
                 return;
         }
 
+        /* The NIC filters on the MAC it was created with: the guest must
+         * use that one. */
+        if (!op->opts.iface.mac && d->kernel.mac && d->kernel.mac[0])
+                op->opts.iface.mac = g_strdup(d->kernel.mac);
         if (!op->opts.iface.mac)
                 op->opts.iface.mac = broker_generate_mac(op->device, op->claim->domain_uuid);
         op->claim->mac = g_strdup(op->opts.iface.mac);
@@ -909,7 +927,7 @@ int broker_method_release(sd_bus_message *msg, void *userdata, sd_bus_error *err
                         return sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", echo);
                 return sd_bus_error_setf(error, VDPA_ERROR_NOT_CLAIMED, "Device '%s' is not claimed", echo);
         }
-        if (g_hash_table_contains(b->reserved, device)) {
+        if (name_reserved(b, device)) {
                 op_free(op);
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_BUSY, "Device '%s' is being claimed or released", device);
         }
@@ -1085,7 +1103,7 @@ void broker_reconcile(Broker *b, GHashTable *usage) {
                 const Claim *c = v;
                 const VdpaDomainRef *ref;
 
-                if (g_hash_table_contains(b->reserved, c->device))
+                if (name_reserved(b, c->device))
                         continue;
                 /* An intent nobody works on: its roll-back failed while
                  * libvirt was away.  Try again now that it is back. */
@@ -1125,6 +1143,7 @@ Broker *broker_new(const BrokerParams *p) {
         b->claims = p->claims;
         b->timeout_usec = p->libvirt_timeout_usec;
         b->reserved = g_hash_table_new(g_str_hash, g_str_equal);
+        b->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         b->ops = g_hash_table_new(NULL, NULL);
         g_queue_init(&b->polkit_waiting);
         return b;
@@ -1148,6 +1167,7 @@ void broker_free(Broker *b) {
         }
         g_hash_table_unref(b->ops);
         g_hash_table_unref(b->reserved);
+        g_hash_table_unref(b->held);
         sd_event_unref(b->event);
         g_free(b);
 }
@@ -1165,5 +1185,18 @@ unsigned broker_count_operations(const Broker *b) {
 }
 
 bool broker_is_busy(Broker *b, const char *name) {
-        return g_hash_table_contains(b->reserved, name);
+        return name_reserved(b, name);
+}
+
+/* Provisioning holds a name while it creates or deletes that device: a
+ * Claim meanwhile gets DeviceBusy, as for a Claim in flight. */
+bool broker_reserve_name(Broker *b, const char *name) {
+        if (name_reserved(b, name))
+                return false;
+        g_hash_table_add(b->held, g_strdup(name));
+        return true;
+}
+
+void broker_unreserve_name(Broker *b, const char *name) {
+        g_hash_table_remove(b->held, name);
 }

@@ -67,3 +67,8 @@ unsigned broker_count_operations(const Broker *b);
 
 /* Whether NAME is reserved by an operation in flight. */
 bool broker_is_busy(Broker *b, const char *name);
+
+/* Provisioning holds NAME while it creates or deletes that device, so that
+ * a Claim meanwhile gets DeviceBusy.  FALSE when it is reserved already. */
+bool broker_reserve_name(Broker *b, const char *name);
+void broker_unreserve_name(Broker *b, const char *name);

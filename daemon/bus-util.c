@@ -58,6 +58,8 @@ int bus_read_options(sd_bus_message *msg, VdpaOptionSet set, VdpaOptions *o, sd_
                         r = sd_bus_message_read(msg, "s", &v.s);
                 else if (streq_ptr(contents, "u"))
                         r = sd_bus_message_read(msg, "u", &v.u);
+                else if (streq_ptr(contents, "q"))
+                        r = sd_bus_message_read(msg, "q", &v.q);
                 else if (streq_ptr(contents, "i"))
                         r = sd_bus_message_read(msg, "i", &v.i);
                 else if (streq_ptr(contents, "b")) {

@@ -63,6 +63,34 @@ bool vdpa_hardware_equal(const VdpaHardware *a, const VdpaHardware *b) {
                 a->numa_node == b->numa_node;
 }
 
+void vdpa_kernel_info_clear(VdpaKernelInfo *k) {
+        g_clear_pointer(&k->type, g_free);
+        g_clear_pointer(&k->mgmtdev, g_free);
+        g_clear_pointer(&k->mac, g_free);
+        memset(k, 0, sizeof *k);
+}
+
+void vdpa_kernel_info_copy(VdpaKernelInfo *dst, const VdpaKernelInfo *src) {
+        *dst = *src;
+        dst->type = g_strdup(src->type);
+        dst->mgmtdev = g_strdup(src->mgmtdev);
+        dst->mac = g_strdup(src->mac);
+}
+
+bool vdpa_kernel_info_equal(const VdpaKernelInfo *a, const VdpaKernelInfo *b) {
+        return g_strcmp0(a->type, b->type) == 0 &&
+                g_strcmp0(a->mgmtdev, b->mgmtdev) == 0 &&
+                a->max_queues == b->max_queues &&
+                a->max_queue_size == b->max_queue_size &&
+                g_strcmp0(a->mac, b->mac) == 0 &&
+                a->mtu == b->mtu &&
+                a->max_queue_pairs == b->max_queue_pairs;
+}
+
+bool vdpa_kernel_type_is_usable(const char *type) {
+        return !type || !type[0] || strcmp(type, VDPA_TYPE_NET) == 0;
+}
+
 void vdpa_usage_clear(VdpaUsage *u) {
         g_clear_pointer(&u->domain, g_free);
         g_clear_pointer(&u->domain_uuid, g_free);
@@ -96,6 +124,7 @@ void vdpa_device_free(VdpaDevice *d) {
         if (!d)
                 return;
         vdpa_hardware_clear(&d->hw);
+        vdpa_kernel_info_clear(&d->kernel);
         vdpa_usage_clear(&d->usage);
         g_free(d);
 }
@@ -104,6 +133,7 @@ VdpaDevice *vdpa_device_dup(const VdpaDevice *d) {
         VdpaDevice *n = g_new0(VdpaDevice, 1);
 
         vdpa_hardware_copy(&n->hw, &d->hw);
+        vdpa_kernel_info_copy(&n->kernel, &d->kernel);
         vdpa_usage_copy(&n->usage, &d->usage);
         n->allowed = d->allowed;
         n->state = d->state;
@@ -112,6 +142,7 @@ VdpaDevice *vdpa_device_dup(const VdpaDevice *d) {
 
 bool vdpa_device_equal(const VdpaDevice *a, const VdpaDevice *b) {
         return vdpa_hardware_equal(&a->hw, &b->hw) &&
+                vdpa_kernel_info_equal(&a->kernel, &b->kernel) &&
                 vdpa_usage_equal(&a->usage, &b->usage) &&
                 a->allowed == b->allowed &&
                 a->state == b->state;
@@ -125,6 +156,8 @@ VdpaDeviceState vdpa_device_derive_state(const VdpaDevice *d) {
         if (!d->allowed)
                 return VDPA_DEVICE_EXCLUDED;
         if (!d->hw.chardev || !d->hw.chardev[0])
+                return VDPA_DEVICE_UNUSABLE;
+        if (!vdpa_kernel_type_is_usable(d->kernel.type))
                 return VDPA_DEVICE_UNUSABLE;
         return VDPA_DEVICE_AVAILABLE;
 }

@@ -36,6 +36,20 @@ typedef struct VdpaHardware {
         int32_t numa_node;        /* -1 unknown */
 } VdpaHardware;
 
+/* What the kernel's vdpa netlink family tells about a device (DESIGN.md
+ * §7): DEV_GET, DEV_CONFIG_GET, and what this service created it with.
+ * Every field empty or 0 when unknown (no netlink family, or not asked
+ * yet).  Filled from netlink replies only (kernel-info.c). */
+typedef struct VdpaKernelInfo {
+        char *type;               /* "net", "blk", "virtio-N", or "" */
+        char *mgmtdev;            /* "pci/0000:04:00.2", "vdpasim_net", or "" */
+        uint32_t max_queues;
+        uint16_t max_queue_size;
+        char *mac;                /* "00:11:22:33:44:55" or "" */
+        uint16_t mtu;
+        uint16_t max_queue_pairs;
+} VdpaKernelInfo;
+
 /* Who uses a device: a claim of this service or a domain seen in libvirt. */
 typedef struct VdpaUsage {
         char *domain;             /* "" if none */
@@ -48,6 +62,7 @@ typedef struct VdpaUsage {
 /* The device as the bus shows it. */
 typedef struct VdpaDevice {
         VdpaHardware hw;
+        VdpaKernelInfo kernel;
         VdpaUsage usage;
         bool allowed;             /* by configuration */
         VdpaDeviceState state;    /* derived: see vdpa_device_derive_state() */
@@ -60,6 +75,13 @@ void vdpa_hardware_clear(VdpaHardware *hw);
 void vdpa_hardware_copy(VdpaHardware *dst, const VdpaHardware *src);
 bool vdpa_hardware_equal(const VdpaHardware *a, const VdpaHardware *b);
 
+void vdpa_kernel_info_clear(VdpaKernelInfo *k);
+void vdpa_kernel_info_copy(VdpaKernelInfo *dst, const VdpaKernelInfo *src);
+bool vdpa_kernel_info_equal(const VdpaKernelInfo *a, const VdpaKernelInfo *b);
+/* A Type the service can hand out as a NIC: "net", or "" (not known: the
+ * kernel has no netlink family, judged by sysfs alone as before). */
+bool vdpa_kernel_type_is_usable(const char *type);
+
 void vdpa_usage_clear(VdpaUsage *u);
 void vdpa_usage_copy(VdpaUsage *dst, const VdpaUsage *src);
 bool vdpa_usage_equal(const VdpaUsage *a, const VdpaUsage *b);
@@ -70,7 +92,8 @@ VdpaDevice *vdpa_device_dup(const VdpaDevice *d);
 bool vdpa_device_equal(const VdpaDevice *a, const VdpaDevice *b);
 
 /* State precedence (documented in docs and NEWS): claimed > in-use >
- * excluded > unusable > available.  A domain that really uses a device is
+ * excluded > unusable > available.  Unusable: no vhost chardev, or a
+ * Type other than net.   A domain that really uses a device is
  * the truth even when configuration would not let us hand it out. */
 VdpaDeviceState vdpa_device_derive_state(const VdpaDevice *d);
 

@@ -23,6 +23,7 @@ struct Inventory {
 
         GHashTable *usage;              /* chardev -> VdpaDomainRef*, may be NULL */
         GHashTable *claims;             /* name -> VdpaUsage* of this service's claims */
+        GHashTable *kernel;             /* name -> VdpaKernelInfo* from netlink */
         GHashTable *parents;            /* parent directory -> ParentEntry* */
 
         /* Devices per state, kept current by apply(), so that counting
@@ -317,6 +318,11 @@ static const VdpaDomainRef *usage_lookup(Inventory *inv, const char *chardev) {
  * verdict, and the state. */
 static void derive(Inventory *inv, VdpaDevice *d) {
         const VdpaUsage *claim = g_hash_table_lookup(inv->claims, d->hw.name);
+        const VdpaKernelInfo *k = g_hash_table_lookup(inv->kernel, d->hw.name);
+
+        vdpa_kernel_info_clear(&d->kernel);
+        if (k)
+                vdpa_kernel_info_copy(&d->kernel, k);
 
         vdpa_usage_clear(&d->usage);
         if (claim)
@@ -338,6 +344,20 @@ static void notify(Inventory *inv, InventoryEvent ev, const VdpaDevice *d) {
                 inv->cb(inv, ev, d, inv->userdata);
 }
 
+static void kernel_info_free(gpointer p) {
+        VdpaKernelInfo *k = p;
+
+        vdpa_kernel_info_clear(k);
+        g_free(k);
+}
+
+static VdpaKernelInfo *kernel_info_dup(const VdpaKernelInfo *src) {
+        VdpaKernelInfo *k = g_new0(VdpaKernelInfo, 1);
+
+        vdpa_kernel_info_copy(k, src);
+        return k;
+}
+
 static void claim_usage_free(gpointer p) {
         VdpaUsage *u = p;
 
@@ -351,6 +371,7 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
         inv->devices = g_tree_new_full(compare_names, NULL, g_free,
                                        (GDestroyNotify) vdpa_device_free);
         inv->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, claim_usage_free);
+        inv->kernel = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kernel_info_free);
         inv->parents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) parent_entry_free);
         if (!config)
                 config = inv->owned_config = vdpa_config_new_default();
@@ -366,6 +387,7 @@ void inventory_free(Inventory *inv) {
         g_tree_destroy(inv->devices);
         g_clear_pointer(&inv->usage, g_hash_table_unref);
         g_clear_pointer(&inv->claims, g_hash_table_unref);
+        g_clear_pointer(&inv->kernel, g_hash_table_unref);
         g_clear_pointer(&inv->parents, g_hash_table_unref);
         vdpa_config_free(inv->owned_config);
         g_free(inv);
@@ -535,6 +557,9 @@ int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
 
         if (streq_ptr(action, "remove")) {
                 apply(inv, name, NULL);
+                /* A device of the same name later is another device: its
+                 * facts come with its own "add". */
+                g_hash_table_remove(inv->kernel, name);
                 return 0;
         }
 
@@ -663,4 +688,30 @@ void inventory_set_domain_user(Inventory *inv, const char *name, const char *dom
         } else
                 g_hash_table_remove(inv->usage, d->hw.chardev);
         rederive_one(inv, name);
+}
+
+void inventory_set_kernel_info(Inventory *inv, const char *name, const VdpaKernelInfo *info) {
+        g_return_if_fail(inv);
+        g_return_if_fail(name);
+
+        if (info)
+                g_hash_table_replace(inv->kernel, g_strdup(name), kernel_info_dup(info));
+        else
+                g_hash_table_remove(inv->kernel, name);
+        rederive_one(inv, name);
+}
+
+void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
+        GHashTableIter i;
+        gpointer k, v;
+
+        g_return_if_fail(inv);
+
+        g_hash_table_remove_all(inv->kernel);
+        if (table) {
+                g_hash_table_iter_init(&i, table);
+                while (g_hash_table_iter_next(&i, &k, &v))
+                        g_hash_table_replace(inv->kernel, g_strdup(k), kernel_info_dup(v));
+        }
+        rederive_all(inv);
 }

@@ -60,6 +60,14 @@ void inventory_set_claim(Inventory *inv, const char *name, const VdpaUsage *clai
  * NAME's chardev, after an attach or detach of ours. */
 void inventory_set_domain_user(Inventory *inv, const char *name, const char *domain, const char *uuid);
 
+/* What the kernel's netlink family says about device NAME (INFO NULL:
+ * nothing).  Like a claim it may come before the device (a DEV_GET answered
+ * before its "add" uevent is applied); a "remove" uevent drops it. */
+void inventory_set_kernel_info(Inventory *inv, const char *name, const VdpaKernelInfo *info);
+/* All of it at once, after a dump: TABLE name -> VdpaKernelInfo* (copied;
+ * NULL: nothing known).  Devices whose facts changed are reported. */
+void inventory_replace_kernel_info(Inventory *inv, GHashTable *table);
+
 /* Swap in a new configuration; reports devices whose state changes. */
 void inventory_set_config(Inventory *inv, const VdpaConfig *config);
 

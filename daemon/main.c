@@ -22,7 +22,10 @@
 #include "claims.h"
 #include "config.h"
 #include "inventory.h"
+#include "kernel-info.h"
 #include "libvirt-worker.h"
+#include "netlink-worker.h"
+#include "provision.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -32,6 +35,11 @@
 /* libvirt answers attach/detach in well under a second; a minute means it
  * is stuck, and the caller deserves an answer. */
 #define DEFAULT_LIBVIRT_TIMEOUT_SEC 60
+/* One netlink request: the kernel answers in microseconds; seconds mean
+ * something is wrong, and start-up must not hang on it. */
+#define NETLINK_TIMEOUT_USEC (5 * G_USEC_PER_SEC)
+/* A created device whose uevent has not come by then is deleted again. */
+#define CREATE_APPEAR_TIMEOUT_USEC (30 * G_USEC_PER_SEC)
 
 static uint64_t now(clockid_t clock) {
         struct timespec ts;
@@ -59,8 +67,10 @@ typedef struct Context {
         Inventory *inventory;
         UdevMonitor *monitor;
         LibvirtWorker *worker;
+        NetlinkWorker *nl_worker;
         Claims *claims;
         Broker *broker;
+        Provision *provision;
         Manager *manager;
         char *state_dir;
         char *config_path;
@@ -253,11 +263,12 @@ static void on_inventory_event(Inventory *inv, InventoryEvent ev, const VdpaDevi
         if (!c->manager)
                 return;
         manager_device_event(c->manager, ev, dev);
+        if (c->provision)
+                provision_device_event(c->provision, ev, dev);
         notify_status(c);
 }
 
-static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
-        Context *c = userdata;
+static void apply_uevent(Context *c, struct udev_device *dev) {
         int r;
 
         r = inventory_handle_uevent(c->inventory, dev);
@@ -265,15 +276,156 @@ static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
                 log_debug_errno(r, "Ignoring uevent for %s: %m", strempty(udev_device_get_sysname(dev)));
 }
 
-static void on_overflow(UdevMonitor *m, void *userdata) {
+/* A uevent on its way through the netlink worker: a new device's facts
+ * (one DEV_GET, one DEV_CONFIG_GET) are asked before the device is shown,
+ * so that it never appears with an unknown Type.  Every uevent takes this
+ * path, in order, so that a "bind" is never applied before its "add". */
+typedef struct UeventJob {
+        Context *c;
+        struct udev_device *dev;
+        char *name;
+        bool lookup;
+        int r;
+        VdpaNlDevice *nldev;
+        VdpaNlConfig *nlcfg;
+} UeventJob;
+
+static void uevent_job_free(UeventJob *j) {
+        udev_device_unref(j->dev);
+        vdpa_nl_device_free(j->nldev);
+        vdpa_nl_config_free(j->nlcfg);
+        g_free(j->name);
+        g_free(j);
+}
+
+static void run_uevent_lookup(VdpaNetlink *nl, void *job) {
+        UeventJob *j = job;
+
+        if (!j->lookup || !nl)
+                return;
+        j->r = vdpa_netlink_dev_get(nl, j->name, &j->nldev, NULL);
+        /* EAGAIN: features not negotiated yet; the configuration is unknown. */
+        if (j->r >= 0)
+                (void) vdpa_netlink_config_get(nl, j->name, &j->nlcfg, NULL);
+}
+
+static void on_uevent_lookup_done(void *job, void *userdata) {
+        UeventJob *j = job;
+        Context *c = j->c;
+
+        if (j->lookup && j->nldev) {
+                _cleanup_(vdpa_kernel_info_clear) VdpaKernelInfo k = {};
+
+                vdpa_kernel_info_from_netlink(&k, j->nldev, j->nlcfg);
+                provision_fill_created(c->provision, j->name, &k);
+                inventory_set_kernel_info(c->inventory, j->name, &k);
+        } else if (j->lookup && j->r < 0)
+                /* ENODEV: a device without a management device (the kernel's
+                 * dumps skip those too), or gone again. */
+                log_debug_errno(j->r, "No netlink facts for vDPA device %s: %m", j->name);
+        apply_uevent(c, j->dev);
+        uevent_job_free(j);
+}
+
+static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
         Context *c = userdata;
+        const char *action = udev_device_get_action(dev);
+        const char *name = udev_device_get_sysname(dev);
+        UeventJob *j;
+
+        if (!netlink_worker_has_family(c->nl_worker) || !name) {
+                apply_uevent(c, dev);
+                return;
+        }
+        j = g_new0(UeventJob, 1);
+        j->c = c;
+        j->dev = udev_device_ref(dev);
+        j->name = g_strdup(name);
+        j->lookup = !streq_ptr(action, "remove") &&
+                    (streq_ptr(action, "add") || !inventory_lookup(c->inventory, name));
+        netlink_worker_submit(c->nl_worker, j, run_uevent_lookup, on_uevent_lookup_done,
+                              (GDestroyNotify) uevent_job_free, NULL);
+}
+
+/* The kernel's facts about every device: one DEV_GET dump, one
+ * DEV_CONFIG_GET dump (a device it could not describe stays unknown). */
+typedef struct DumpJob {
+        Context *c;
+        int r;
+        GPtrArray *devices;
+        GPtrArray *configs;
+} DumpJob;
+
+static void dump_job_free(DumpJob *j) {
+        g_clear_pointer(&j->devices, g_ptr_array_unref);
+        g_clear_pointer(&j->configs, g_ptr_array_unref);
+        g_free(j);
+}
+
+static int dump_kernel_facts(VdpaNetlink *nl, GPtrArray **devices, GPtrArray **configs) {
         int r;
 
-        log_warning("uevents were lost (receive buffer overflow), re-enumerating vDPA devices");
+        r = vdpa_netlink_dev_dump(nl, devices, NULL);
+        if (r < 0)
+                return r;
+        r = vdpa_netlink_config_dump(nl, configs, NULL);
+        if (r < 0)
+                log_debug_errno(r, "DEV_CONFIG_GET dump failed, configurations unknown: %m");
+        return 0;
+}
+
+static void apply_kernel_facts(Context *c, GPtrArray *devices, GPtrArray *configs) {
+        g_autoptr(GHashTable) t = vdpa_kernel_info_table_new(devices, configs);
+        GHashTableIter i;
+        gpointer k, v;
+
+        g_hash_table_iter_init(&i, t);
+        while (c->provision && g_hash_table_iter_next(&i, &k, &v))
+                provision_fill_created(c->provision, k, v);
+        inventory_replace_kernel_info(c->inventory, t);
+}
+
+static void run_dump(VdpaNetlink *nl, void *job) {
+        DumpJob *j = job;
+
+        j->r = nl ? dump_kernel_facts(nl, &j->devices, &j->configs) : -ENOENT;
+}
+
+static void on_overflow_dump_done(void *job, void *userdata) {
+        DumpJob *j = job;
+        Context *c = j->c;
+        int r;
+
+        if (j->r < 0)
+                log_warning_errno(j->r, "Cannot read the kernel's vDPA devices over netlink, keeping what was known: %m");
+        else
+                apply_kernel_facts(c, j->devices, j->configs);
+        dump_job_free(j);
+
         r = inventory_enumerate(c->inventory, c->udev);
         if (r < 0)
                 log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
         (void) malloc_trim(0);
+}
+
+static void on_overflow(UdevMonitor *m, void *userdata) {
+        Context *c = userdata;
+        DumpJob *j;
+
+        log_warning("uevents were lost (receive buffer overflow), re-enumerating vDPA devices");
+        if (!netlink_worker_has_family(c->nl_worker)) {
+                int r = inventory_enumerate(c->inventory, c->udev);
+
+                if (r < 0)
+                        log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
+                (void) malloc_trim(0);
+                return;
+        }
+        /* Behind the uevents already queued, and before the sysfs read, so
+         * that no device is shown without its facts. */
+        j = g_new0(DumpJob, 1);
+        j->c = c;
+        netlink_worker_submit(c->nl_worker, j, run_dump, on_overflow_dump_done, (GDestroyNotify) dump_job_free, NULL);
 }
 
 static void request_scan(Context *c);
@@ -381,9 +533,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static void context_clear(Context *c) {
         c->manager = manager_free(c->manager);
-        /* The worker before the broker and the inventory: a late result
-         * must not land on freed state. */
+        /* The workers before the broker, provisioning and the inventory: a
+         * late result must not land on freed state. */
+        g_clear_pointer(&c->nl_worker, netlink_worker_free);
         g_clear_pointer(&c->worker, libvirt_worker_free);
+        g_clear_pointer(&c->provision, provision_free);
         g_clear_pointer(&c->broker, broker_free);
         g_clear_pointer(&c->claims, claims_free);
         g_clear_pointer(&c->monitor, udev_monitor_source_free);
@@ -476,6 +630,29 @@ static int setup_signals(Context *c) {
         return 0;
 }
 
+/* The kernel's vdpa netlink family, if it has one: read every device's
+ * facts now (bounded), before the first enumeration shows any device. */
+static int setup_netlink(Context *c) {
+        g_autoptr(GPtrArray) devices = NULL, configs = NULL;
+        VdpaNetlink *nl = NULL;
+        int r;
+
+        r = vdpa_netlink_open(NETLINK_TIMEOUT_USEC, &nl);
+        if (r == -ENOENT)
+                log_info("The kernel has no vdpa netlink family: device types and provisioning are unavailable");
+        else if (r < 0)
+                log_warning_errno(r, "Cannot open the vdpa netlink family, going on without it: %m");
+        else {
+                r = dump_kernel_facts(nl, &devices, &configs);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot read the kernel's vDPA devices over netlink: %m");
+                else
+                        apply_kernel_facts(c, devices, configs);
+        }
+
+        return netlink_worker_new(c->event, nl, &c->nl_worker);
+}
+
 static int setup_inventory(const Options *o, Context *c) {
         int r;
 
@@ -484,6 +661,10 @@ static int setup_inventory(const Options *o, Context *c) {
                 return log_error_errno(ENOMEM, "Failed to create udev context");
 
         c->inventory = inventory_new(c->config, on_inventory_event, c);
+
+        r = setup_netlink(c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the netlink worker: %m");
 
         /* Monitor before enumerating, so that nothing happening in between
          * is lost: a queued event for a known device is only a no-op. */
@@ -533,6 +714,14 @@ static int setup_claims(const Options *o, Context *c) {
         };
         c->broker = broker_new(&p);
         broker_restore(c->broker);
+        c->provision = provision_new(&(ProvisionParams) {
+                .event = c->event,
+                .udev = c->udev,
+                .inventory = c->inventory,
+                .broker = c->broker,
+                .worker = c->nl_worker,
+                .timeout_usec = CREATE_APPEAR_TIMEOUT_USEC,
+        });
         log_info("%u claim(s) recorded in %s", claims_count(c->claims), claims_get_path(c->claims));
         return 0;
 }
@@ -554,8 +743,15 @@ static int setup_bus(const Options *o, Context *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
 
-        r = manager_new(c->bus, c->inventory, c->broker, c->config,
-                        access("/sys/bus/vdpa", F_OK) == 0, &c->manager);
+        r = manager_new(&(ManagerParams) {
+                                .bus = c->bus,
+                                .inventory = c->inventory,
+                                .broker = c->broker,
+                                .provision = c->provision,
+                                .config = c->config,
+                                .kernel_vdpa = access("/sys/bus/vdpa", F_OK) == 0,
+                                .vdpa_netlink = netlink_worker_has_family(c->nl_worker),
+                        }, &c->manager);
         if (r < 0)
                 return r;
 

@@ -24,8 +24,10 @@ struct Manager {
         sd_bus_slot *filter_slot;
         Inventory *inventory;
         Broker *broker;
+        Provision *provision;
         const VdpaConfig *config;
         bool kernel_vdpa;
+        bool vdpa_netlink;
         ManagerLibvirtState libvirt;
         guint last_available;    /* AvailableDevices last announced */
 };
@@ -71,7 +73,14 @@ int manager_append_device(sd_bus_message *m, const VdpaDevice *d) {
             (r = append_str(m, VDPA_KEY_DOMAIN, d->usage.domain)) < 0 ||
             (r = append_str(m, VDPA_KEY_DOMAIN_UUID, d->usage.domain_uuid)) < 0 ||
             (r = append_str(m, VDPA_KEY_MAC, d->usage.mac)) < 0 ||
-            (r = append_entry(m, VDPA_KEY_CLAIMED_BY, 'u', &d->usage.claimed_by)) < 0)
+            (r = append_entry(m, VDPA_KEY_CLAIMED_BY, 'u', &d->usage.claimed_by)) < 0 ||
+            (r = append_str(m, VDPA_KEY_TYPE, d->kernel.type)) < 0 ||
+            (r = append_str(m, VDPA_KEY_MANAGEMENT_DEVICE, d->kernel.mgmtdev)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_MAX_QUEUES, 'u', &d->kernel.max_queues)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_MAX_QUEUE_SIZE, 'q', &d->kernel.max_queue_size)) < 0 ||
+            (r = append_str(m, VDPA_KEY_DEVICE_MAC, d->kernel.mac)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_MTU, 'q', &d->kernel.mtu)) < 0 ||
+            (r = append_entry(m, VDPA_KEY_MAX_QUEUE_PAIRS, 'q', &d->kernel.max_queue_pairs)) < 0)
                 return r;
 
         return sd_bus_message_close_container(m);
@@ -155,6 +164,10 @@ static int check_usable(const VdpaDevice *d, sd_bus_error *error) {
         if (!d->allowed)
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
                                          "Device '%s' is excluded by the configuration", d->hw.name);
+        if (!vdpa_kernel_type_is_usable(d->kernel.type))
+                return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
+                                         "Device '%s' is a virtio %s device, not a network device",
+                                         d->hw.name, d->kernel.type);
         if (!d->hw.chardev || !d->hw.chardev[0])
                 return sd_bus_error_setf(error, VDPA_ERROR_DEVICE_UNUSABLE,
                                          "Device '%s' has no vhost-vdpa character device (driver: %s)",
@@ -211,6 +224,24 @@ static int method_check_migration(sd_bus_message *msg, void *userdata, sd_bus_er
         return broker_method_check_migration(msg, m->broker, error);
 }
 
+static int method_management_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return provision_method_management_devices(msg, m->provision, error);
+}
+
+static int method_create_device(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return provision_method_create_device(msg, m->provision, error);
+}
+
+static int method_delete_device(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return provision_method_delete_device(msg, m->provision, error);
+}
+
 /* --- properties --- */
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -244,7 +275,8 @@ static int property_get_operations_in_flight(sd_bus *bus, const char *path, cons
                                              sd_bus_error *error) {
         Manager *m = userdata;
 
-        return sd_bus_message_append(reply, "u", (uint32_t) broker_count_operations(m->broker));
+        return sd_bus_message_append(reply, "u", (uint32_t) (broker_count_operations(m->broker) +
+                                                              provision_count_operations(m->provision)));
 }
 
 static char *format_version(unsigned long v) {
@@ -262,8 +294,9 @@ static int property_get_capabilities(sd_bus *bus, const char *path, const char *
                 m->libvirt.lib_version >= MIN_LIBVIRT_VERSION &&
                 m->libvirt.hv_version >= MIN_QEMU_VERSION;
 
-        return sd_bus_message_append(reply, "a{sv}", 5,
-                                     "KernelVdpa", "b", m->kernel_vdpa,
+        return sd_bus_message_append(reply, "a{sv}", 6,
+                                     VDPA_CAP_KERNEL_VDPA, "b", m->kernel_vdpa,
+                                     VDPA_CAP_VDPA_NETLINK, "b", m->vdpa_netlink,
                                      "LibvirtVersion", "s", lv,
                                      "QemuVersion", "s", qv,
                                      "VdpaSupported", "b", supported,
@@ -305,6 +338,19 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", domain),
                                 SD_BUS_NO_RESULT,
                                 method_check_migration, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("ManagementDevices",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", mgmtdevs),
+                                method_management_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateDevice",
+                                SD_BUS_ARGS("s", mgmtdev, "s", name, "a{sv}", options),
+                                SD_BUS_RESULT("s", name),
+                                method_create_device, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteDevice",
+                                SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_NO_RESULT,
+                                method_delete_device, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("DeviceAdded", SD_BUS_ARGS("s", name, "a{sv}", device), 0),
         SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", name), 0),
@@ -426,16 +472,19 @@ static int filter_standard_signatures(sd_bus_message *m, void *userdata, sd_bus_
         return 0;
 }
 
-int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaConfig *config, bool kernel_vdpa, Manager **ret) {
+int manager_new(const ManagerParams *p, Manager **ret) {
         g_autofree Manager *m = g_new0(Manager, 1);
+        sd_bus *bus = p->bus;
         int r;
 
         m->bus = sd_bus_ref(bus);
-        m->inventory = inventory;
-        m->broker = broker;
-        m->config = config;
-        m->kernel_vdpa = kernel_vdpa;
-        m->last_available = inventory_count_state(inventory, VDPA_DEVICE_AVAILABLE);
+        m->inventory = p->inventory;
+        m->broker = p->broker;
+        m->provision = p->provision;
+        m->config = p->config;
+        m->kernel_vdpa = p->kernel_vdpa;
+        m->vdpa_netlink = p->vdpa_netlink;
+        m->last_available = inventory_count_state(p->inventory, VDPA_DEVICE_AVAILABLE);
 
         r = sd_bus_add_object_vtable(bus, &m->vtable_slot, VDPA_OBJECT_PATH, VDPA_INTERFACE, manager_vtable, m);
         if (r < 0) {

@@ -7,6 +7,7 @@
 #include "broker.h"
 #include "config.h"
 #include "inventory.h"
+#include "provision.h"
 
 /* The org.vdpa.Manager D-Bus object.  Only the main thread calls into it;
  * lower modules report to main.c, which forwards here. */
@@ -19,10 +20,17 @@ typedef struct ManagerLibvirtState {
         unsigned long hv_version;    /* 0 unknown */
 } ManagerLibvirtState;
 
-/* BUS must already be connected; INVENTORY, BROKER and CONFIG are borrowed and must
- * outlive the manager.  KERNEL_VDPA: whether /sys/bus/vdpa exists. */
-int manager_new(sd_bus *bus, Inventory *inventory, Broker *broker, const VdpaConfig *config,
-                bool kernel_vdpa, Manager **ret);
+typedef struct ManagerParams {
+        sd_bus *bus;                  /* connected */
+        Inventory *inventory;         /* borrowed, like the rest: must outlive the manager */
+        Broker *broker;
+        Provision *provision;
+        const VdpaConfig *config;
+        bool kernel_vdpa;             /* /sys/bus/vdpa exists */
+        bool vdpa_netlink;            /* the kernel's vdpa netlink family answered */
+} ManagerParams;
+
+int manager_new(const ManagerParams *p, Manager **ret);
 Manager *manager_free(Manager *m);
 
 /* Emit the signal for one inventory change (and Capabilities when the

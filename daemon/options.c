@@ -40,7 +40,7 @@ typedef int (*OptionStore)(VdpaOptions *o, const OptionDef *def, const VdpaOptio
 
 struct OptionDef {
         const char *name;
-        const char *signature;  /* "s", "u", "i" or "b" */
+        const char *signature;  /* "s", "u", "q", "i" or "b" */
         VdpaOptionSet sets;     /* the methods accepting this key */
         OptionStore store;
         int64_t min, max;       /* integers: inclusive range */
@@ -55,9 +55,10 @@ static int store_numa_policy(VdpaOptions *o, const OptionDef *def, const VdpaOpt
 static int store_uint(VdpaOptions *o, const OptionDef *def, const VdpaOptionValue *v, char **errmsg);
 static int store_int(VdpaOptions *o, const OptionDef *def, const VdpaOptionValue *v, char **errmsg);
 static int store_bool(VdpaOptions *o, const OptionDef *def, const VdpaOptionValue *v, char **errmsg);
+static int store_uint16(VdpaOptions *o, const OptionDef *def, const VdpaOptionValue *v, char **errmsg);
 
 static const OptionDef option_table[] = {
-        { VDPA_OPT_MAC,               "s", SETS_IFACE,              store_mac,               .max_len = 17 },
+        { VDPA_OPT_MAC,               "s", SETS_IFACE | VDPA_OPTION_SET_CREATE, store_mac,   .max_len = 17 },
         { VDPA_OPT_QUEUES,            "u", SETS_IFACE,              store_uint,              1, QUEUES_MAX },
         { VDPA_OPT_PAGE_PER_VQ,       "b", SETS_IFACE,              store_bool },
         { VDPA_OPT_ALIAS,             "s", SETS_IFACE,              store_alias,             .max_len = 3 + ALIAS_BODY_MAX },
@@ -69,6 +70,9 @@ static const OptionDef option_table[] = {
         { VDPA_OPT_PHYSICAL_FUNCTION, "s", VDPA_OPTION_SET_CLAIM,   store_physical_function, .max_len = 12 },
         { VDPA_OPT_NUMA_POLICY,       "s", VDPA_OPTION_SET_CLAIM,   store_numa_policy,       .max_len = 9 },
         { VDPA_OPT_FORCE,             "b", VDPA_OPTION_SET_RELEASE, store_bool },
+        /* The kernel's own floor for an MTU (ETH_MIN_MTU, its DEV_NEW policy). */
+        { VDPA_OPT_MTU,               "q", VDPA_OPTION_SET_CREATE,  store_uint16,            68, UINT16_MAX },
+        { VDPA_OPT_MAX_QUEUE_PAIRS,   "q", VDPA_OPTION_SET_CREATE,  store_uint16,            1, UINT16_MAX },
 };
 
 G_STATIC_ASSERT(ELEMENTSOF(option_table) <= sizeof(guint) * 8);
@@ -93,6 +97,10 @@ static const char *set_to_method(VdpaOptionSet set) {
                 return "Claim";
         case VDPA_OPTION_SET_RELEASE:
                 return "Release";
+        case VDPA_OPTION_SET_CREATE:
+                return "CreateDevice";
+        case VDPA_OPTION_SET_DELETE:
+                return "DeleteDevice";
         }
         return NULL;
 }
@@ -339,6 +347,20 @@ static int store_uint(VdpaOptions *o, const OptionDef *def, const VdpaOptionValu
                 o->iface.queues = v->u;
         else if (streq_ptr(def->name, VDPA_OPT_BOOT_ORDER))
                 o->iface.boot_order = v->u;
+        else
+                g_assert_not_reached();
+        return 0;
+}
+
+static int store_uint16(VdpaOptions *o, const OptionDef *def, const VdpaOptionValue *v, char **errmsg) {
+        if ((int64_t) v->q < def->min || (int64_t) v->q > def->max)
+                return fail(errmsg, "Option '%s' must be between %" PRIi64 " and %" PRIi64 ", got %u",
+                            def->name, def->min, def->max, (unsigned) v->q);
+
+        if (streq_ptr(def->name, VDPA_OPT_MTU))
+                o->mtu = v->q;
+        else if (streq_ptr(def->name, VDPA_OPT_MAX_QUEUE_PAIRS))
+                o->max_queue_pairs = v->q;
         else
                 g_assert_not_reached();
         return 0;

@@ -5,14 +5,16 @@
 #include <stdint.h>
 #include <glib.h>
 
-/* The strict a{sv} option parser shared by BuildInterfaceXml, Claim and
- * Release (DESIGN.md §2).  Pure: no bus, no I/O.  The bus layer reads each
+/* The strict a{sv} option parser shared by BuildInterfaceXml, Claim,
+ * Release, CreateDevice and DeleteDevice (DESIGN.md §2, §7).  Pure: no bus, no I/O.  The bus layer reads each
  * (key, variant) pair into a VdpaOptionValue and hands it here. */
 
 typedef enum {
         VDPA_OPTION_SET_XML     = 1 << 0,  /* BuildInterfaceXml */
         VDPA_OPTION_SET_CLAIM   = 1 << 1,  /* Claim: the XML options and more */
         VDPA_OPTION_SET_RELEASE = 1 << 2,  /* Release */
+        VDPA_OPTION_SET_CREATE  = 1 << 3,  /* CreateDevice: mac, mtu, max_queue_pairs */
+        VDPA_OPTION_SET_DELETE  = 1 << 4,  /* DeleteDevice: none yet */
 } VdpaOptionSet;
 
 typedef enum {
@@ -48,17 +50,20 @@ typedef struct VdpaOptions {
         char *physical_function;   /* NULL if unset */
         VdpaNumaPolicy numa_policy;
         bool force;
+        uint16_t mtu;              /* CreateDevice: 0 if unset */
+        uint16_t max_queue_pairs;  /* CreateDevice: 0 if unset */
         guint seen;                /* bitmask of keys already given: duplicates are rejected */
 } VdpaOptions;
 
 /* One (key, value) pair as read from the bus.  SIGNATURE is the variant's
  * full D-Bus signature ("s", "u", "as", "v", ...); only for the basic types
- * s, u, i and b is the matching member meaningful. */
+ * s, u, q, i and b is the matching member meaningful. */
 typedef struct VdpaOptionValue {
         const char *signature;
         union {
                 const char *s;
                 uint32_t u;
+                uint16_t q;
                 int32_t i;
                 bool b;
         };

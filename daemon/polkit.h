@@ -6,6 +6,7 @@
 /* polkit actions of policy/org.vdpa.manager.policy */
 #define VDPA_POLKIT_ACTION_CLAIM   "org.vdpa.manager.claim"
 #define VDPA_POLKIT_ACTION_RELEASE "org.vdpa.manager.release"
+#define VDPA_POLKIT_ACTION_PROVISION "org.vdpa.manager.provision"
 
 /* Result of an authorization check, delivered on the main loop.  R > 0:
  * authorized, ERROR unset.  R < 0 (-EACCES): not authorized or the check

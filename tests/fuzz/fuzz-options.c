@@ -146,6 +146,10 @@ static VdpaOptionSet parse_method(const char *m) {
                 return VDPA_OPTION_SET_CLAIM;
         if (streq_ptr(m, "release"))
                 return VDPA_OPTION_SET_RELEASE;
+        if (streq_ptr(m, "create"))
+                return VDPA_OPTION_SET_CREATE;
+        if (streq_ptr(m, "delete"))
+                return VDPA_OPTION_SET_DELETE;
         return 0;
 }
 
@@ -185,6 +189,8 @@ static int feed_record(VdpaOptions *o, VdpaOptionSet set, char *line) {
                 v.s = value;
         else if (streq_ptr(sig, "u"))
                 v.u = (uint32_t) g_ascii_strtoull(value, NULL, 0);
+        else if (streq_ptr(sig, "q"))
+                v.q = (uint16_t) g_ascii_strtoull(value, NULL, 0);
         else if (streq_ptr(sig, "i"))
                 v.i = (int32_t) g_ascii_strtoll(value, NULL, 0);
         else if (streq_ptr(sig, "b"))
@@ -225,14 +231,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 *space = 0;
         set = parse_method(lines[0]);
         if (set == 0)
-                set = 1u << (data[0] % 3);
+                set = 1u << (data[0] % 5);
 
         for (size_t i = 1; lines[i] && i <= MAX_RECORDS; i++)
                 if (feed_record(&o, set, lines[i]) < 0)
                         return 0;
 
-        if (set == VDPA_OPTION_SET_RELEASE)
+        if (set == VDPA_OPTION_SET_RELEASE || set == VDPA_OPTION_SET_DELETE)
                 return 0;
+        if (set == VDPA_OPTION_SET_CREATE) {
+                /* Accepted values are within the kernel's bounds. */
+                check(o.mtu == 0 || o.mtu >= 68);
+                return 0;
+        }
 
         r = vdpa_iface_xml_build(chardev, &o.iface, &xml);
         if (r < 0) {

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libudev.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "broker.h"
+#include "device.h"
+#include "inventory.h"
+#include "netlink-worker.h"
+
+/* The kernel's management plane on the bus (DESIGN.md §7):
+ * ManagementDevices, CreateDevice and DeleteDevice.
+ *
+ *   CreateDevice: validate -> polkit -> hold the name -> DEV_NEW (worker) ->
+ *                 wait for the inventory's ADDED -> reply
+ *   DeleteDevice: validate -> polkit -> hold the name -> DEV_DEL (worker) ->
+ *                 wait for the inventory's REMOVED -> reply
+ *
+ * A held name is busy for Claim (broker_reserve_name), and a claimed,
+ * in-use or reserved device cannot be deleted.  Main thread only; netlink
+ * runs on the worker. */
+
+typedef struct Provision Provision;
+
+typedef struct ProvisionParams {
+        sd_event *event;
+        struct udev *udev;            /* borrowed: management devices' parents */
+        Inventory *inventory;         /* borrowed */
+        Broker *broker;               /* borrowed */
+        NetlinkWorker *worker;        /* borrowed */
+        uint64_t timeout_usec;        /* how long a created device may take to appear */
+} ProvisionParams;
+
+Provision *provision_new(const ProvisionParams *p);
+void provision_free(Provision *p);
+
+/* main.c forwards every inventory event here (after the bus signal). */
+void provision_device_event(Provision *p, InventoryEvent ev, const VdpaDevice *dev);
+
+/* CreateDevice and DeleteDevice calls alive, and ManagementDevices calls
+ * waiting for the kernel. */
+unsigned provision_count_operations(const Provision *p);
+
+/* What this service created device NAME with fills what the kernel did not
+ * tell (yet): DeviceMac, Mtu, MaxQueuePairs. */
+void provision_fill_created(Provision *p, const char *name, VdpaKernelInfo *k);
+
+int provision_method_management_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int provision_method_create_device(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int provision_method_delete_device(sd_bus_message *msg, void *userdata, sd_bus_error *error);
