@@ -4,7 +4,7 @@
 
   check-xml.py introspection XML NAMES_H
       well-formed and valid against the D-Bus introspection DTD (when the
-      system has it); the interface is exactly the contract of DESIGN.md §2
+      system has it); the interface is exactly the contract of DESIGN.md §2 and §7
       (names, signatures, argument names and directions, property access
       and EmitsChangedSignal annotations as sd-bus emits them); every
       method, signal and property is documented by the comment right before
@@ -12,7 +12,7 @@
       error, state and polkit action of common/vdpa-names.h is documented.
   check-xml.py polkit POLICY
       valid against polkit's policyconfig DTD (when present); exactly the
-      actions org.vdpa.manager.claim and .release, each with a description,
+      actions org.vdpa.manager.claim, .release and .provision, each with a description,
       a message and auth_admin_keep for any, inactive and active.
   check-xml.py busconfig CONF
       well-formed; root alone owns org.vdpa.Manager; the default context
@@ -50,6 +50,11 @@ METHODS = {
               ("out", "s", "device"), ("out", "s", "xml")],
     "Release": [("in", "s", "device"), ("in", "a{sv}", "options")],
     "CheckMigration": [("in", "s", "domain")],
+    # DESIGN.md §7
+    "ManagementDevices": [("out", "aa{sv}", "mgmtdevs")],
+    "CreateDevice": [("in", "s", "mgmtdev"), ("in", "s", "name"),
+                     ("in", "a{sv}", "options"), ("out", "s", "name")],
+    "DeleteDevice": [("in", "s", "name"), ("in", "a{sv}", "options")],
 }
 SIGNALS = {
     "DeviceAdded": [("s", "name"), ("a{sv}", "device")],
@@ -66,12 +71,14 @@ PROPERTIES = {
     "OperationsInFlight": ("u", "read", "false"),
 }
 CAPABILITY_KEYS = ["KernelVdpa", "LibvirtVersion", "QemuVersion",
-                   "VdpaSupported", "AvailableDevices"]
+                   "VdpaSupported", "AvailableDevices", "VdpaNetlink"]
 GENERIC_ERRORS = ["org.freedesktop.DBus.Error.InvalidArgs",
                   "org.freedesktop.DBus.Error.AccessDenied",
                   "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"]
 ACTIONS = {"Claim": "org.vdpa.manager.claim",
-           "Release": "org.vdpa.manager.release"}
+           "Release": "org.vdpa.manager.release",
+           "CreateDevice": "org.vdpa.manager.provision",
+           "DeleteDevice": "org.vdpa.manager.provision"}
 
 failures = []
 
@@ -194,6 +201,8 @@ def check_introspection(path, names_h):
                                      if c.nodeType == c.COMMENT_NODE])
     wanted = {
         "device dictionary key": header_values(names_h, "VDPA_KEY_"),
+        "management device key": header_values(names_h, "VDPA_MGMT_KEY_"),
+        "device type": [v for v in header_values(names_h, "VDPA_TYPE_") if v],
         "option key": header_values(names_h, "VDPA_OPT_"),
         "error": header_values(names_h, "VDPA_ERROR_") + GENERIC_ERRORS,
         "device state": header_values(names_h, "VDPA_STATE_"),
@@ -221,8 +230,8 @@ def check_polkit(path):
     if root.tagName != "policyconfig":
         fail(f"root element is <{root.tagName}>, expected <policyconfig>")
     actions = {a.getAttribute("id"): a for a in elements(root, "action")}
-    if sorted(actions) != sorted(ACTIONS.values()):
-        fail(f"actions {sorted(actions)}, expected {sorted(ACTIONS.values())}")
+    if sorted(actions) != sorted(set(ACTIONS.values())):
+        fail(f"actions {sorted(actions)}, expected {sorted(set(ACTIONS.values()))}")
     for aid, a in actions.items():
         for tag in ("description", "message"):
             texts = [e.firstChild.data.strip() for e in elements(a, tag)
