@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-event.h>
+
+/* The plumbing of a worker thread (libvirt-worker.c, netlink-worker.c):
+ * jobs go from the main thread to the worker in FIFO order, and their
+ * completions come back to the main thread's sd-event loop (an eventfd) in
+ * the order they were finished. */
+
+typedef struct JobQueue JobQueue;
+
+/* Runs on the main thread; owns JOB afterwards. */
+typedef void (*JobDone)(void *job, void *userdata);
+/* Each worker calls its own run type; stored here as a plain function
+ * pointer and cast back to that very type before the call. */
+typedef void (*JobRunFunc)(void);
+
+typedef struct QueuedJob {
+        void *job;
+        JobRunFunc run;
+        JobDone done;
+        GDestroyNotify free_job;        /* JOB when DONE never runs */
+        void *userdata;
+} QueuedJob;
+
+int job_queue_new(sd_event *event, JobQueue **ret);
+/* Only once the worker thread is gone: frees undelivered completions with
+ * their FREE_JOB. */
+void job_queue_free(JobQueue *q);
+
+/* Main thread. */
+void job_queue_submit(JobQueue *q, void *job, JobRunFunc run, JobDone done, GDestroyNotify free_job,
+                      void *userdata);
+/* Drops the jobs not yet started (FREE_JOB) and makes job_queue_pop()
+ * return NULL once the running job is finished. */
+void job_queue_quit(JobQueue *q);
+/* No more completions are delivered (before abandoning a stuck worker). */
+void job_queue_stop_delivery(JobQueue *q);
+
+/* Worker thread: the next job, blocking; NULL: quit. */
+QueuedJob *job_queue_pop(JobQueue *q);
+/* Worker thread: J ran; its DONE runs on the main loop. */
+void job_queue_finish(JobQueue *q, QueuedJob *j);
+
+/* Any thread: DONE(JOB) runs on the main loop, after what was finished
+ * before (libvirt's events). */
+void job_queue_post(JobQueue *q, void *job, JobDone done, GDestroyNotify free_job, void *userdata);
