@@ -249,6 +249,13 @@ static void reply_kernel_error(ProvOp *op, const char *what) {
                                        "%s: the kernel refused (the service lacks CAP_NET_ADMIN)%s", what, detail);
                 return;
         case EINVAL:
+                /* DEV_DEL: "Only user created device can be deleted by user". */
+                if (op->kind == PROV_DELETE) {
+                        op_reply_errorf(op, VDPA_ERROR_NOT_SUPPORTED,
+                                        "%s: the kernel cannot delete device '%s'%s", what, name, detail);
+                        return;
+                }
+                /* fall through */
         case ERANGE:
                 op_reply_errorf(op, SD_BUS_ERROR_INVALID_ARGS, "%s: the kernel refused the arguments (%s)%s",
                                        what, g_strerror(-op->r), detail);
@@ -264,6 +271,7 @@ static void reply_kernel_error(ProvOp *op, const char *what) {
 
 /* Wait (bounded) for the inventory to show the change; or answer now. */
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+static void reply_created(ProvOp *op);
 
 static void wait_for_inventory(ProvOp *op) {
         int r;
@@ -272,8 +280,17 @@ static void wait_for_inventory(ProvOp *op) {
         g_hash_table_replace(op->p->waiting, op->name, op);
         r = sd_event_add_time_relative(op->p->event, &op->timer, CLOCK_MONOTONIC, op->p->timeout_usec, 0,
                                        on_timeout, op);
-        if (r < 0)
-                log_warning_errno(r, "Cannot bound the wait for device %s: %m", op->name);
+        if (r >= 0)
+                return;
+        /* Never an unbounded wait: the kernel did it, say so now. */
+        log_warning_errno(r, "Cannot bound the wait for device %s, answering at once: %m", op->name);
+        if (op->kind == PROV_CREATE)
+                reply_created(op);
+        else {
+                (void) sd_bus_reply_method_return(op->msg, "");
+                op->replied = true;
+        }
+        op_finish(op);
 }
 
 /* ---------------------------------------------------------------- create */
@@ -582,14 +599,19 @@ int provision_method_delete_device(sd_bus_message *msg, void *userdata, sd_bus_e
         op = op_new(p, PROV_DELETE, msg);
         op->name = g_strdup(name);
         r = bus_read_options(msg, VDPA_OPTION_SET_DELETE, &op->opts, error);
-        if (r >= 0)
-                r = validate_name(name, error);
+        /* Any name the kernel gave a device may be deleted: only the
+         * inventory decides whether it exists. */
+        if (r >= 0 && !name[0])
+                r = sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "No device name given");
         if (r >= 0)
                 r = require_netlink(p, error);
         if (r >= 0) {
                 d = inventory_lookup(p->inventory, name);
-                if (!d)
-                        r = sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", name);
+                if (!d) {
+                        g_autofree char *echo = bus_echo_string(name);
+
+                        r = sd_bus_error_setf(error, VDPA_ERROR_NO_SUCH_DEVICE, "No vDPA device '%s'", echo);
+                }
         }
         if (r >= 0)
                 r = check_deletable(p, d, error);

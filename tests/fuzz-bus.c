@@ -160,6 +160,7 @@ static const char *option_type(const char *key) {
                 { VDPA_OPT_ALIAS, "s" }, { VDPA_OPT_BOOT_ORDER, "u" }, { VDPA_OPT_GUEST_ADDRESS, "s" },
                 { VDPA_OPT_LIVE, "b" }, { VDPA_OPT_CONFIG, "b" }, { VDPA_OPT_NUMA_NODE, "i" },
                 { VDPA_OPT_PHYSICAL_FUNCTION, "s" }, { VDPA_OPT_NUMA_POLICY, "s" }, { VDPA_OPT_FORCE, "b" },
+                { VDPA_OPT_MTU, "q" }, { VDPA_OPT_MAX_QUEUE_PAIRS, "q" },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
@@ -415,6 +416,10 @@ static GVariant *plausible_option(Fuzzer *f, const char *key) {
                 return g_variant_new_string(pfs[pick(f, G_N_ELEMENTS(pfs))]);
         if (g_str_equal(key, VDPA_OPT_NUMA_POLICY))
                 return g_variant_new_string(policies[pick(f, G_N_ELEMENTS(policies))]);
+        if (g_str_equal(key, VDPA_OPT_MTU))
+                return g_variant_new_uint16((guint16) g_rand_int_range(f->rand, 60, 9100));
+        if (g_str_equal(key, VDPA_OPT_MAX_QUEUE_PAIRS))
+                return g_variant_new_uint16(pick(f, 10));
         g_assert(g_str_equal(t, "b"));
         return g_variant_new_boolean(chance(f, 500));
 }
@@ -432,6 +437,7 @@ static GVariant *plausible_options(Fuzzer *f) {
                 VDPA_OPT_NUMA_NODE, VDPA_OPT_PHYSICAL_FUNCTION, VDPA_OPT_NUMA_POLICY,
         };
         static const char *const release_keys[] = { VDPA_OPT_FORCE };
+        static const char *const create_keys[] = { VDPA_OPT_MAC, VDPA_OPT_MTU, VDPA_OPT_MAX_QUEUE_PAIRS };
         const char *const *keys = claim_keys;
         guint n_keys = G_N_ELEMENTS(claim_keys);
         GVariantBuilder b;
@@ -442,7 +448,11 @@ static GVariant *plausible_options(Fuzzer *f) {
         } else if (g_strcmp0(f->method, "Release") == 0) {
                 keys = release_keys;
                 n_keys = G_N_ELEMENTS(release_keys);
-        }
+        } else if (g_strcmp0(f->method, "CreateDevice") == 0) {
+                keys = create_keys;
+                n_keys = G_N_ELEMENTS(create_keys);
+        } else if (g_strcmp0(f->method, "DeleteDevice") == 0)
+                n_keys = 0;
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
         for (guint i = 0; i < n_keys; i++)
                 if (chance(f, 300))
@@ -522,8 +532,17 @@ static GVariant *valid_args(Fuzzer *f, const Target *t, gboolean small, char **r
                 GVariantBuilder b;
                 guint n = g_variant_n_children(args);
 
+                static const char *const handles[] = {
+                        "pci/0000:04:00.5", "pci/0000:04:00.2", "auxiliary/mlx5_core.sf.4", "vdpasim_net",
+                        "vdpasim_blk", "pci/0000:09:00.0", "0000:04:00.5",
+                };
+
                 g_variant_builder_init(&b, G_VARIANT_TYPE(t->in_sig));
-                g_variant_builder_add(&b, "s", (const char *) f->real_names->pdata[pick(f, f->real_names->len)]);
+                /* CreateDevice's first slot is a management device. */
+                if (g_str_equal(m, "CreateDevice"))
+                        g_variant_builder_add(&b, "s", handles[pick(f, G_N_ELEMENTS(handles))]);
+                else
+                        g_variant_builder_add(&b, "s", (const char *) f->real_names->pdata[pick(f, f->real_names->len)]);
                 for (guint i = 1; i < n; i++) {
                         g_autoptr(GVariant) child = g_variant_get_child_value(args, i);
 
@@ -652,6 +671,11 @@ static void check_success(Fuzzer *f, Call *c, GDBusMessage *reply) {
             (g_str_equal(m, "Claim") || g_str_equal(m, "Release")))
                 failure(f, "call #%" G_GUINT64_FORMAT " %s succeeded (domain '%s'): no claim can be made here",
                         c->index, m, c->claim_domain ? c->claim_domain : "");
+        /* No polkit rule grants provisioning here. */
+        if (g_str_equal(c->target->interface, VDPA_INTERFACE) &&
+            (g_str_equal(m, "CreateDevice") || g_str_equal(m, "DeleteDevice")))
+                failure(f, "call #%" G_GUINT64_FORMAT " %s succeeded: nobody is allowed to provision here",
+                        c->index, m);
         if (g_str_equal(c->target->interface, PROPERTIES_IFACE) && g_str_equal(m, "Set"))
                 failure(f, "call #%" G_GUINT64_FORMAT ": Properties.Set succeeded on a read-only interface", c->index);
 
@@ -811,7 +835,8 @@ static void send_one_as_user(Fuzzer *f) {
         if (reply) {
                 outcome(f, what, "(success)");
                 if ((g_str_equal(t->interface, VDPA_INTERFACE) &&
-                     (g_str_equal(t->method->name, "Claim") || g_str_equal(t->method->name, "Release"))) ||
+                     (g_str_equal(t->method->name, "Claim") || g_str_equal(t->method->name, "Release") ||
+                      g_str_equal(t->method->name, "CreateDevice") || g_str_equal(t->method->name, "DeleteDevice"))) ||
                     (g_str_equal(t->interface, PROPERTIES_IFACE) && g_str_equal(t->method->name, "Set")))
                         failure(f, "call #%" G_GUINT64_FORMAT ": %s succeeded for an unprivileged user", index, what);
                 return;

@@ -23,6 +23,9 @@
 #include "vdpa-names.h"
 
 #define DEFAULT_LIBVIRT_URI "test:///default"
+#define SETPRIV "/usr/bin/setpriv"
+/* units/vdpa-manager.service.in: CapabilityBoundingSet=CAP_NET_ADMIN */
+#define UNIT_BOUNDING_SET "-all,+net_admin"
 #define BUS_TIMEOUT_MS 5000
 #define MAX_LIVE_BUSES 8
 
@@ -37,6 +40,7 @@ struct VdpaTestBus {
         char *daemon_log;
         char *address;
         char *umockdev_dir;     /* UMOCKDEV_DIR at creation, NULL if none */
+        char *bounding_set;     /* setpriv --bounding-set= of the daemon */
         GPid bus_pid;
         GDBusConnection *connection;
         GPid daemon_pid;
@@ -476,6 +480,7 @@ VdpaTestBus *vdpa_test_bus_new(GError **error)
         bus->bus_log = g_build_filename(bus->tmpdir, "bus.log", NULL);
         bus->daemon_log = g_build_filename(bus->tmpdir, "daemon.log", NULL);
         bus->umockdev_dir = g_strdup(g_getenv("UMOCKDEV_DIR"));
+        bus->bounding_set = g_strdup(UNIT_BOUNDING_SET);
 
         if (mkdir(bus->policy_dir, 0755) < 0 || mkdir(bus->service_dir, 0755) < 0 ||
             mkdir(bus->state_dir, 0755) < 0) {
@@ -595,6 +600,7 @@ void vdpa_test_bus_free(VdpaTestBus *bus)
         g_free(bus->daemon_log);
         g_free(bus->address);
         g_free(bus->umockdev_dir);
+        g_free(bus->bounding_set);
         g_free(bus);
 }
 
@@ -626,6 +632,12 @@ static GStrv daemon_argv(VdpaTestBus *bus, const char *const *first, const char 
         managerd = require_env("VDPA_MANAGERD", error);
         if (!managerd)
                 return NULL;
+        /* The unit's CapabilityBoundingSet= (units/vdpa-manager.service.in):
+         * what the daemon lacks there it must lack here, or a test passes
+         * that production fails.  Root's capabilities after exec are its
+         * bounding set. */
+        g_strv_builder_add(b, SETPRIV);
+        strv_take(b, g_strdup_printf("--bounding-set=%s", bus->bounding_set));
         if (wrapper && *wrapper) {
                 g_auto(GStrv) words = NULL;
 
@@ -1163,4 +1175,10 @@ gboolean vdpa_test_recorder_wait(VdpaTestRecorder *rec, const char *member, guin
 void vdpa_test_recorder_clear(VdpaTestRecorder *rec)
 {
         g_ptr_array_set_size(rec->signals, 0);
+}
+
+void vdpa_test_bus_set_daemon_bounding_set(VdpaTestBus *bus, const char *caps)
+{
+        g_free(bus->bounding_set);
+        bus->bounding_set = g_strdup(caps ? caps : UNIT_BOUNDING_SET);
 }

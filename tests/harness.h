@@ -74,6 +74,12 @@ gboolean vdpa_test_bus_write_activation(VdpaTestBus *bus,
                                         const char *const *daemon_args,
                                         GError **error);
 
+/* The daemon runs under `setpriv --bounding-set=CAPS` (default
+ * "-all,+net_admin": exactly the unit's CapabilityBoundingSet=), for the
+ * starts and activation files written after this call; NULL restores the
+ * default.  "-all" gives a daemon without CAP_NET_ADMIN. */
+void vdpa_test_bus_set_daemon_bounding_set(VdpaTestBus *bus, const char *caps);
+
 /* ---- the daemon, started directly ---- */
 
 /* Spawns VDPA_MANAGERD --bus-address=ADDR --verbose EXTRA_ARGS (+ the

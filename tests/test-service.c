@@ -58,6 +58,8 @@ static const char *const dict_keys[] = {
         VDPA_KEY_PARENT_KIND, VDPA_KEY_PARENT_DEVICE, VDPA_KEY_PHYSICAL_FUNCTION,
         VDPA_KEY_VENDOR_ID, VDPA_KEY_PRODUCT_ID, VDPA_KEY_NUMA_NODE, VDPA_KEY_STATE,
         VDPA_KEY_DOMAIN, VDPA_KEY_DOMAIN_UUID, VDPA_KEY_MAC, VDPA_KEY_CLAIMED_BY,
+        VDPA_KEY_TYPE, VDPA_KEY_MANAGEMENT_DEVICE, VDPA_KEY_MAX_QUEUES, VDPA_KEY_MAX_QUEUE_SIZE,
+        VDPA_KEY_DEVICE_MAC, VDPA_KEY_MTU, VDPA_KEY_MAX_QUEUE_PAIRS,
 };
 
 static char *node_uri(void) {
@@ -148,6 +150,15 @@ static void assert_device(GVariant *dict, const Expected *e, const char *state) 
         g_assert_cmpstr(dict_str(dict, VDPA_KEY_MAC), ==, "");
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_CLAIMED_BY, "u", &u));
         g_assert_cmpuint(u, ==, 0);
+        /* No netlink family here (no simulator): the kernel's keys read
+         * unknown, and the device is judged by sysfs as before. */
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, "");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), ==, "");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DEVICE_MAC), ==, "");
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_MAX_QUEUES, "u", &u));
+        g_assert_cmpuint(u, ==, 0);
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_MTU, "q", &q));
+        g_assert_cmpuint(q, ==, 0);
 }
 
 static const Expected *expected(const char *name) {
@@ -435,6 +446,9 @@ static void test_properties(Fixture *f, gconstpointer data) {
         /* The test driver reports hypervisor version 0.0.2: not a QEMU that can do vDPA. */
         g_assert_cmpstr(s, ==, "0.0.2");
         g_assert_true(g_variant_lookup(caps, "VdpaSupported", "b", &b));
+        g_assert_false(b);
+        /* This kernel has no vdpa family, and no simulator runs here. */
+        g_assert_true(g_variant_lookup(caps, "VdpaNetlink", "b", &b));
         g_assert_false(b);
         g_assert_true(g_variant_lookup(caps, "AvailableDevices", "u", &u));
         g_assert_cmpuint(u, ==, 2);    /* vdpa0 and fast1; vdpa2 is used by guest-a */
@@ -1198,7 +1212,7 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         for (guint m = 0; fi->methods[m]; m++)
                 if (!g_dbus_interface_info_lookup_method(li, fi->methods[m]->name))
                         g_error("method %s is documented but not served", fi->methods[m]->name);
-        g_assert_cmpuint(n, ==, 6);
+        g_assert_cmpuint(n, ==, 9);
 
         for (n = 0; li->signals[n]; n++) {
                 GDBusSignalInfo *fs = g_dbus_interface_info_lookup_signal(fi, li->signals[n]->name);
@@ -1222,6 +1236,59 @@ static void test_introspection(Fixture *f, gconstpointer data) {
                 g_assert_nonnull(g_dbus_interface_info_lookup_property(li, fi->properties[m]->name));
         g_assert_cmpuint(n, ==, 6);
 
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* Without the kernel's vdpa netlink family: arguments are still checked
+ * first, then NotSupported, and nothing changes. */
+static void test_provision_unsupported(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *method;
+                const char *args;
+                const char *error;
+        } cases[] = {
+                { "ManagementDevices", NULL, VDPA_ERROR_NOT_SUPPORTED },
+                { "CreateDevice", "('pci/0000:04:00.5', 'vdpa9', @a{sv} {})", VDPA_ERROR_NOT_SUPPORTED },
+                { "CreateDevice", "('pci/0000:04:00.5', '', {'mtu': <@q 9000>, 'max_queue_pairs': <@q 4>})",
+                  VDPA_ERROR_NOT_SUPPORTED },
+                { "CreateDevice", "('pci/0000:04:00.5', 'vdpa9', {'mtu': <@q 67>})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('pci/0000:04:00.5', 'vdpa9', {'mtu': <9000>})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('pci/0000:04:00.5', 'vdpa9', {'max_queue_pairs': <@q 0>})",
+                  "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('pci/0000:04:00.5', 'vdpa9', {'mac': <'01:00:00:00:00:01'>})",
+                  "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('pci/0000:04:00.5', 'vdpa9', {'queues': <@u 2>})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('', 'vdpa9', @a{sv} {})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('a/b/c', 'vdpa9', @a{sv} {})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('pci/0000:04:00.5', '../x', @a{sv} {})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "CreateDevice", "('pci/0000:04:00.5', '-x', @a{sv} {})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "DeleteDevice", "('vdpa0', @a{sv} {})", VDPA_ERROR_NOT_SUPPORTED },
+                { "DeleteDevice", "('vdpa0', {'force': <true>})", "org.freedesktop.DBus.Error.InvalidArgs" },
+                { "DeleteDevice", "('', @a{sv} {})", "org.freedesktop.DBus.Error.InvalidArgs" },
+        };
+        g_autoptr(GVariant) before = NULL, after = NULL, ops = NULL;
+        g_autoptr(GError) error = NULL;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        before = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GVariant) reply = NULL;
+                GVariant *args = cases[i].args ? g_variant_new_parsed(cases[i].args) : NULL;
+
+                g_test_message("%s%s", cases[i].method, cases[i].args ? cases[i].args : "()");
+                reply = vdpa_test_call(f->bus, cases[i].method, args, NULL, &error);
+                vdpa_test_assert_error_name(error, cases[i].error);
+                g_clear_error(&error);
+        }
+
+        after = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+        g_assert_true(g_variant_equal(before, after));
+        ops = vdpa_test_get_property(f->bus, "OperationsInFlight", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_get_uint32(ops), ==, 0);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
@@ -1255,6 +1322,7 @@ int main(int argc, char *argv[]) {
         ADD("/service/lifecycle/activation", test_activation);
         ADD("/service/lifecycle/exit-on-bus-disconnect", test_exit_on_bus_disconnect);
         ADD("/service/introspection", test_introspection);
+        ADD("/service/provision/unsupported", test_provision_unsupported);
         g_test_add_func("/service/lifecycle/help-version", test_help_version);
 
         return g_test_run();
