@@ -49,7 +49,7 @@ static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-int job_queue_new(sd_event *event, JobQueue **ret) {
+int job_queue_new(sd_event *event, const char *name, JobQueue **ret) {
         g_autofree JobQueue *q = g_new0(JobQueue, 1);
         int r;
 
@@ -61,6 +61,7 @@ int job_queue_new(sd_event *event, JobQueue **ret) {
                 close(q->efd);
                 return log_error_errno(r, "Failed to watch the worker eventfd: %m");
         }
+        (void) sd_event_source_set_description(q->source, name);
         q->jobs = g_async_queue_new();
         q->results = g_async_queue_new();
         *ret = g_steal_pointer(&q);

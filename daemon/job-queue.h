@@ -25,7 +25,8 @@ typedef struct QueuedJob {
         void *userdata;
 } QueuedJob;
 
-int job_queue_new(sd_event *event, JobQueue **ret);
+/* NAME describes the event source ("libvirt-results"). */
+int job_queue_new(sd_event *event, const char *name, JobQueue **ret);
 /* Only once the worker thread is gone: frees undelivered completions with
  * their FREE_JOB. */
 void job_queue_free(JobQueue *q);

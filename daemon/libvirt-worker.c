@@ -3,13 +3,12 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "domain-xml.h"
 #include "inventory.h"
+#include "job-queue.h"
 #include "log.h"
 #include "macro.h"
 
@@ -18,24 +17,10 @@
  * SIGTERM for long. */
 #define WORKER_JOIN_TIMEOUT_USEC (3 * G_USEC_PER_SEC)
 
-typedef struct Job {
-        void *job;
-        LibvirtJobRun run;
-        LibvirtJobDone done;
-        GDestroyNotify free_job;
-        void *userdata;
-} Job;
-
-/* A job with no run function tells the thread to exit. */
-static Job quit_job;
-
 struct LibvirtWorker {
-        sd_event_source *result_source;
-        int efd;
+        JobQueue *queue;        /* jobs; their results and events */
         char *uri;
         GThread *thread;
-        GAsyncQueue *jobs;      /* Job*: main -> worker */
-        GAsyncQueue *results;   /* Job*: worker -> main, and events */
 
         GMutex lock;
         GCond exited_cond;
@@ -77,24 +62,9 @@ static int start_event_thread(void) {
         return started == 1 ? 0 : -EIO;
 }
 
-static void job_free(Job *j) {
-        if (!j || j == &quit_job)
-                return;
-        if (j->free_job && j->job)
-                j->free_job(j->job);
-        g_free(j);
-}
-
 static void silent_libvirt_error(void *userdata, virErrorPtr error) {
         /* libvirt prints every error on stderr by default; we log the ones
          * that matter ourselves, with context. */
-}
-
-static void wake_main(LibvirtWorker *w) {
-        uint64_t one = 1;
-
-        if (write(w->efd, &one, sizeof one) < 0)
-                log_warning_errno(errno, "Failed to wake the main loop: %m");
 }
 
 /* --- events: from the event thread to the main loop --- */
@@ -108,20 +78,13 @@ void libvirt_event_free(LibvirtEvent *e) {
 
 static void post_event(LibvirtWorker *w, LibvirtEventKind kind, virDomainPtr dom) {
         LibvirtEvent *e;
-        Job *j;
 
         if (!w->event_handler)
                 return;
         e = g_new0(LibvirtEvent, 1);
         e->kind = kind;
         e->domain = dom ? g_strdup(virDomainGetName(dom)) : NULL;
-        j = g_new0(Job, 1);
-        j->job = e;
-        j->done = w->event_handler;
-        j->free_job = (GDestroyNotify) libvirt_event_free;
-        j->userdata = w->event_userdata;
-        g_async_queue_push(w->results, j);
-        wake_main(w);
+        job_queue_post(w->queue, e, w->event_handler, (GDestroyNotify) libvirt_event_free, w->event_userdata);
 }
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
@@ -207,16 +170,11 @@ static virConnectPtr worker_connection(LibvirtWorker *w, char **error) {
 
 static gpointer worker_thread(gpointer p) {
         LibvirtWorker *w = p;
+        QueuedJob *j;
 
-        for (;;) {
-                Job *j = g_async_queue_pop(w->jobs);
-
-                if (j == &quit_job)
-                        break;
-
-                j->run(w, j->job);
-                g_async_queue_push(w->results, j);
-                wake_main(w);
+        while ((j = job_queue_pop(w->queue))) {
+                ((LibvirtJobRun) j->run)(w, j->job);
+                job_queue_finish(w->queue, j);
         }
 
         drop_connection(w);
@@ -226,22 +184,6 @@ static gpointer worker_thread(gpointer p) {
         g_cond_signal(&w->exited_cond);
         g_mutex_unlock(&w->lock);
         return NULL;
-}
-
-static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        LibvirtWorker *w = userdata;
-        uint64_t n;
-        Job *j;
-
-        if (read(w->efd, &n, sizeof n) < 0 && errno != EAGAIN)
-                log_warning_errno(errno, "Failed to read worker eventfd: %m");
-
-        while ((j = g_async_queue_try_pop(w->results))) {
-                /* DONE owns the job from here on. */
-                j->done(TAKE_PTR(j->job), j->userdata);
-                job_free(j);
-        }
-        return 0;
 }
 
 int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret) {
@@ -255,22 +197,13 @@ int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret) {
                 return log_error_errno(EIO, "Failed to start libvirt's event loop: %s", virGetLastErrorMessage());
 
         w = g_new0(LibvirtWorker, 1);
-        w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (w->efd < 0)
-                return log_error_errno(errno, "Failed to create eventfd: %m");
-
-        r = sd_event_add_io(event, &w->result_source, w->efd, EPOLLIN, on_results, w);
-        if (r < 0) {
-                close(w->efd);
-                return log_error_errno(r, "Failed to watch worker eventfd: %m");
-        }
-        (void) sd_event_source_set_description(w->result_source, "libvirt-results");
+        r = job_queue_new(event, "libvirt-results", &w->queue);
+        if (r < 0)
+                return r;
 
         w->uri = g_strdup(uri);
         for (size_t i = 0; i < ELEMENTSOF(w->callback_ids); i++)
                 w->callback_ids[i] = -1;
-        w->jobs = g_async_queue_new();
-        w->results = g_async_queue_new();
         g_mutex_init(&w->lock);
         g_cond_init(&w->exited_cond);
         w->thread = g_thread_new("libvirt", worker_thread, w);
@@ -281,21 +214,7 @@ int libvirt_worker_new(sd_event *event, const char *uri, LibvirtWorker **ret) {
 
 void libvirt_worker_submit(LibvirtWorker *w, void *job, LibvirtJobRun run, LibvirtJobDone done,
                            GDestroyNotify free_job, void *userdata) {
-        Job *j = g_new0(Job, 1);
-
-        j->job = job;
-        j->run = run;
-        j->done = done;
-        j->free_job = free_job;
-        j->userdata = userdata;
-        g_async_queue_push(w->jobs, j);
-}
-
-static void drain(GAsyncQueue *q) {
-        Job *j;
-
-        while ((j = g_async_queue_try_pop(q)))
-                job_free(j);
+        job_queue_submit(w->queue, job, (JobRunFunc) run, done, free_job, userdata);
 }
 
 void libvirt_worker_free(LibvirtWorker *w) {
@@ -304,9 +223,7 @@ void libvirt_worker_free(LibvirtWorker *w) {
         if (!w)
                 return;
 
-        /* Jobs not yet started are dropped; the thread sees the quit job next. */
-        drain(w->jobs);
-        g_async_queue_push_front(w->jobs, &quit_job);
+        job_queue_quit(w->queue);
 
         g_mutex_lock(&w->lock);
         gint64 deadline = g_get_monotonic_time() + WORKER_JOIN_TIMEOUT_USEC;
@@ -316,7 +233,7 @@ void libvirt_worker_free(LibvirtWorker *w) {
         exited = w->exited;
         g_mutex_unlock(&w->lock);
 
-        w->result_source = sd_event_source_disable_unref(w->result_source);
+        job_queue_stop_delivery(w->queue);
 
         if (!exited) {
                 /* Stuck in libvirt.  Abandon the thread and what it still
@@ -328,12 +245,9 @@ void libvirt_worker_free(LibvirtWorker *w) {
         }
 
         g_thread_join(w->thread);
-        drain(w->results);
-        g_async_queue_unref(w->jobs);
-        g_async_queue_unref(w->results);
+        job_queue_free(w->queue);
         g_mutex_clear(&w->lock);
         g_cond_clear(&w->exited_cond);
-        close(w->efd);
         g_free(w->uri);
         g_free(w);
 }

@@ -27,7 +27,7 @@ int netlink_worker_new(sd_event *event, VdpaNetlink *nl, NetlinkWorker **ret) {
         g_autoptr(GError) error = NULL;
         int r;
 
-        r = job_queue_new(event, &w->queue);
+        r = job_queue_new(event, "netlink-results", &w->queue);
         if (r < 0) {
                 vdpa_netlink_free(nl);
                 return r;

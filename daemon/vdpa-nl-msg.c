@@ -353,20 +353,27 @@ static const ParseFunc parsers[_VDPA_NL_REPLY_KIND_MAX] = {
         [VDPA_NL_REPLY_CONFIG] = parse_config,
 };
 
+/* One answer expected: nlctrl has nothing to dump for us. */
+static bool one_answer(const VdpaNlReply *r) {
+        return !r->dump || r->kind == VDPA_NL_REPLY_FAMILY;
+}
+
 static unsigned answers(const VdpaNlReply *r) {
         return r->kind == VDPA_NL_REPLY_FAMILY ? (r->family_id != 0) : r->items->len;
 }
 
 static int on_data(VdpaNlReply *r, const struct nlmsghdr *nlh) {
         ParseFunc parse = parsers[r->kind];
+        int k;
 
         /* DEV_NEW and DEV_DEL are answered by the ACK alone; a doit by one
          * message. */
-        if (!parse || nlh->nlmsg_type != r->msg_type || (!r->dump && answers(r) > 0))
+        if (!parse || nlh->nlmsg_type != r->msg_type || (one_answer(r) && answers(r) > 0))
                 return -EPROTO;
         if (mnl_nlmsg_get_payload_len(nlh) < GENL_HDRLEN)
                 return -EPROTO;
-        return parse(r, nlh);
+        k = parse(r, nlh);
+        return k < 0 ? k : MNL_CB_OK;
 }
 
 /* --- control messages --- */
@@ -392,7 +399,7 @@ static int kernel_errno(int error) {
 
 /* The end of a doit or dump: did the expected answer come? */
 static int on_success(VdpaNlReply *r) {
-        if (!r->dump && r->kind != VDPA_NL_REPLY_ACK && answers(r) != 1)
+        if (one_answer(r) && r->kind != VDPA_NL_REPLY_ACK && answers(r) != 1)
                 return -EPROTO;
         return VDPA_NL_COMPLETE;
 }
