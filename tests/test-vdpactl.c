@@ -22,6 +22,11 @@
 #include "polkit-harness.h"
 #include "testbed.h"
 #include "vdpa-names.h"
+/* tests/meson.build defines it when test-vdpactl links the netlink
+ * simulator; without it the tests that need a netlink family skip. */
+#ifdef VDPA_TEST_HAVE_SIM
+#include "vdpa-sim.h"
+#endif
 
 /* Exit codes of vdpactl(1). */
 enum {
@@ -44,6 +49,10 @@ typedef struct {
         VdpaTestBus *bus;
         VdpaTestPolkit *pk;
         VdpaTestLibvirtd *lv;
+#ifdef VDPA_TEST_HAVE_SIM
+        VdpaSim *sim;
+        char *saved_preload;
+#endif
 } Fixture;
 
 typedef struct {
@@ -74,10 +83,40 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         f->bus = vdpa_test_bus_new_or_die();
 }
 
+/* The testbed with the kernel's vdpa netlink family: the simulator
+ * (tests/vdpa-sim.h) serves it, and the daemon, started by this process,
+ * inherits the preload that takes it there.  vdpactl does not get it
+ * (client_env()). */
+static void fixture_setup_sim(Fixture *f, gconstpointer data) {
+#ifdef VDPA_TEST_HAVE_SIM
+        g_autoptr(GError) error = NULL;
+        g_autofree char *preload = NULL;
+
+        f->tb = vdpa_test_testbed_new("host.umockdev", &error);
+        g_assert_no_error(error);
+        vdpa_testbed_add_vdpa_bus(f->tb);
+        f->sim = vdpa_sim_start(f->tb, &error);
+        g_assert_no_error(error);
+        f->saved_preload = g_strdup(g_getenv("LD_PRELOAD"));
+        preload = vdpa_sim_preload_env();
+        g_setenv("LD_PRELOAD", preload, TRUE);
+        f->bus = vdpa_test_bus_new_or_die();
+#else
+        fixture_setup(f, data);
+#endif
+}
+
 static void fixture_teardown(Fixture *f, gconstpointer data) {
         g_clear_pointer(&f->pk, vdpa_test_polkit_stop);
         g_clear_pointer(&f->bus, vdpa_test_bus_free);
         g_clear_pointer(&f->lv, vdpa_test_libvirtd_stop);
+#ifdef VDPA_TEST_HAVE_SIM
+        /* Before the testbed goes (vdpa-sim.h). */
+        g_clear_pointer(&f->sim, vdpa_sim_stop);
+        if (f->saved_preload)
+                g_setenv("LD_PRELOAD", f->saved_preload, TRUE);
+        g_clear_pointer(&f->saved_preload, g_free);
+#endif
         g_clear_object(&f->tb);
 }
 
@@ -1204,18 +1243,19 @@ static void test_mgmtdev_not_supported(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
-/* The daemon on a vdpa netlink family.  This machine's kernel has none:
- * the simulator of tests/vdpa-sim.h is to provide it, and this function
- * is where it is set up for the daemon.  Until the daemon reports
- * VdpaNetlink=true here, the tests that need it are skipped (and say
- * so).  Returns FALSE when skipped. */
+/* The daemon on a vdpa netlink family, in a fixture_setup_sim() fixture.
+ * This machine's kernel has none: the simulator provides it.  Built
+ * without the simulator, the tests that need it are skipped (and say so);
+ * returns FALSE then. */
 static gboolean daemon_start_netlink(Fixture *f) {
+#ifdef VDPA_TEST_HAVE_SIM
         vdpa_test_daemon_start_or_die(f->bus, NULL);
-        if (capability_netlink(f))
-                return TRUE;
-        vdpa_test_daemon_stop_assert_ok(f->bus);
-        g_test_skip("the daemon has no vdpa netlink family here (the simulator, tests/vdpa-sim.h, is not set up)");
+        g_assert_true(capability_netlink(f));
+        return TRUE;
+#else
+        g_test_skip("built without the vdpa netlink simulator (tests/vdpa-sim.h): no netlink family to test on");
         return FALSE;
+#endif
 }
 
 static GVariant *management_devices(Fixture *f) {
@@ -1329,7 +1369,9 @@ static void test_mgmtdev_list(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
-/* The handle of the first management device that can create net devices. */
+/* The handle of a management device that can create net devices, and
+ * more than one: a simulator's ("vdpasim_net", no bus part), not an mlx5
+ * VF or SF, which takes one device. */
 static char *net_mgmtdev(Fixture *f) {
         g_autoptr(GVariant) mgmt = management_devices(f);
 
@@ -1340,10 +1382,10 @@ static char *net_mgmtdev(Fixture *f) {
 
                 g_assert_true(g_variant_lookup(m, VDPA_MGMT_KEY_SUPPORTED_CLASSES, "^a&s", &classes));
                 g_assert_true(g_variant_lookup(m, VDPA_MGMT_KEY_HANDLE, "&s", &handle));
-                if (g_strv_contains(classes, VDPA_TYPE_NET))
+                if (g_strv_contains(classes, VDPA_TYPE_NET) && !strchr(handle, '/'))
                         return g_strdup(handle);
         }
-        g_error("no management device supports net devices");
+        g_error("no simulator management device supports net devices");
 }
 
 static GVariant *get_device(Fixture *f, const char *name, GError **error) {
@@ -1569,6 +1611,10 @@ static void test_create_delete_errors(Fixture *f, gconstpointer data) {
                           "org.freedesktop.DBus.Error.InvalidArgs", "mtu" },
                         { { "delete", "nosuch0" }, "DeleteDevice", g_variant_new("(sa{sv})", "nosuch0", NULL),
                           EXIT_NOT_FOUND, VDPA_ERROR_NO_SUCH_DEVICE, "nosuch0" },
+                        /* An mlx5 VF takes one vDPA device; this one has vdpa0. */
+                        { { "create", "pci/0000:04:00.2", "ctl-x1" }, "CreateDevice",
+                          g_variant_new("(ssa{sv})", "pci/0000:04:00.2", "ctl-x1", NULL), EXIT_UNAVAILABLE,
+                          VDPA_ERROR_MGMTDEV_BUSY, "pci/0000:04:00.2" },
                 };
                 GVariantBuilder b;
 
@@ -1589,6 +1635,7 @@ static void test_create_delete_errors(Fixture *f, gconstpointer data) {
                 }
         }
         assert_gone(f, "ctl-x0");
+        assert_gone(f, "ctl-x1");
         {
                 g_auto(Result) r = RUN(f, "delete", "ctl-dup0");
                 assert_exit(&r, EXIT_OK);
@@ -2004,6 +2051,8 @@ static void test_completion_mgmtdev(Fixture *f, gconstpointer data) {
 
 #define ADD(path, func) \
         g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+#define ADD_SIM(path, func) \
+        g_test_add(path, Fixture, NULL, fixture_setup_sim, func, fixture_teardown)
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
@@ -2020,14 +2069,14 @@ int main(int argc, char *argv[]) {
         ADD("/vdpactl/claim/unauthorized", test_claim_unauthorized);
         ADD("/vdpactl/claim/libvirtd", test_claim_release_libvirtd);
         ADD("/vdpactl/mgmtdev/not-supported", test_mgmtdev_not_supported);
-        ADD("/vdpactl/mgmtdev/list", test_mgmtdev_list);
-        ADD("/vdpactl/create-delete", test_create_delete);
-        ADD("/vdpactl/create-delete/errors", test_create_delete_errors);
-        ADD("/vdpactl/create-delete/unauthorized", test_create_delete_unauthorized);
+        ADD_SIM("/vdpactl/mgmtdev/list", test_mgmtdev_list);
+        ADD_SIM("/vdpactl/create-delete", test_create_delete);
+        ADD_SIM("/vdpactl/create-delete/errors", test_create_delete_errors);
+        ADD_SIM("/vdpactl/create-delete/unauthorized", test_create_delete_unauthorized);
         ADD("/vdpactl/color", test_color);
         ADD("/vdpactl/monitor", test_monitor);
         ADD("/vdpactl/completion", test_completion);
-        ADD("/vdpactl/completion/mgmtdev", test_completion_mgmtdev);
+        ADD_SIM("/vdpactl/completion/mgmtdev", test_completion_mgmtdev);
 
         return g_test_run();
 }
