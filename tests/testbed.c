@@ -10,6 +10,20 @@
 
 #define VHOST_VDPA_MAJOR 509
 
+/* Recursive: the public functions call each other (add_card calls
+ * add_vdpa and bind_vhost). */
+static GRecMutex tb_lock;
+
+void vdpa_testbed_lock(void) {
+        g_rec_mutex_lock(&tb_lock);
+}
+
+void vdpa_testbed_unlock(void) {
+        g_rec_mutex_unlock(&tb_lock);
+}
+
+#define TB_LOCKED() g_autoptr(GRecMutexLocker) _tb_locker = g_rec_mutex_locker_new(&tb_lock)
+
 static char *tb_path(UMockdevTestbed *tb, const char *syspath, const char *leaf) {
         /* get_root_dir() returns a new string (Vala "owned"). */
         g_autofree char *root = umockdev_testbed_get_root_dir(tb);
@@ -31,6 +45,7 @@ void vdpa_testbed_add_vdpa_bus(UMockdevTestbed *tb) {
                 "sys/bus/vdpa/drivers/virtio_vdpa",
         };
 
+        TB_LOCKED();
         g_autofree char *root = umockdev_testbed_get_root_dir(tb);
 
         for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
@@ -39,16 +54,59 @@ void vdpa_testbed_add_vdpa_bus(UMockdevTestbed *tb) {
         }
 }
 
-void vdpa_testbed_add_vdpa(UMockdevTestbed *tb, const char *syspath) {
-        g_autofree char *rec = g_strdup_printf(
-                "P: %s\n"
-                "E: SUBSYSTEM=vdpa\n"
-                "E: MODALIAS=vdpa:d00000001v000015B3\n"
-                "A: driver_override=(null)\\n\n",
-                syspath + strlen("/sys"));
+void vdpa_testbed_add_vdpa_full(UMockdevTestbed *tb, const char *syspath,
+                                guint32 device_id, guint32 vendor_id) {
+        TB_LOCKED();
+        g_autofree char *rec = NULL;
 
         g_assert_true(g_str_has_prefix(syspath, "/sys/devices/"));
+        rec = g_strdup_printf("P: %s\n"
+                              "E: SUBSYSTEM=vdpa\n"
+                              "E: MODALIAS=vdpa:d%08Xv%08X\n"
+                              "A: driver_override=(null)\\n\n",
+                              syspath + strlen("/sys"), device_id, vendor_id);
         add_record(tb, rec);
+}
+
+void vdpa_testbed_add_vdpa(UMockdevTestbed *tb, const char *syspath) {
+        vdpa_testbed_add_vdpa_full(tb, syspath, 1, 0x15b3);
+}
+
+static void note_minors(const char *dir, GHashTable *used) {
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *e;
+        guint64 n;
+
+        while (d && (e = g_dir_read_name(d)))
+                if (g_str_has_prefix(e, "vhost-vdpa-") &&
+                    g_ascii_string_to_unsigned(e + strlen("vhost-vdpa-"), 10, 0, G_MAXINT, &n, NULL))
+                        g_hash_table_add(used, GINT_TO_POINTER((int) n));
+}
+
+int vdpa_testbed_free_vhost_minor(UMockdevTestbed *tb) {
+        static const char *const lists[] = { "sys/bus/vdpa/devices", "sys/class/vdpa" };
+        TB_LOCKED();
+        g_autofree char *root = umockdev_testbed_get_root_dir(tb);
+        g_autofree char *dev = g_build_filename(root, "dev", NULL);
+        g_autoptr(GHashTable) used = g_hash_table_new(NULL, NULL);
+        int minor = 0;
+
+        /* umockdev files vdpa devices under /sys/class unless /sys/bus/vdpa
+         * existed when they were added: look in both. */
+        for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
+                g_autofree char *p = g_build_filename(root, lists[i], NULL);
+                g_autoptr(GDir) d = g_dir_open(p, 0, NULL);
+                const char *e;
+
+                while (d && (e = g_dir_read_name(d))) {
+                        g_autofree char *sub = g_build_filename(p, e, NULL);
+                        note_minors(sub, used);
+                }
+        }
+        note_minors(dev, used);
+        while (g_hash_table_contains(used, GINT_TO_POINTER(minor)))
+                minor++;
+        return minor;
 }
 
 /* The driver link is relative, as the kernel makes it. */
@@ -73,6 +131,7 @@ void vdpa_testbed_bind_vhost(UMockdevTestbed *tb, const char *syspath, int minor
                 "A: dev=%d:%d\\n\n",
                 syspath + strlen("/sys"), minor, minor, minor,
                 VHOST_VDPA_MAJOR, minor, VHOST_VDPA_MAJOR, minor);
+        TB_LOCKED();
         g_autofree char *link = tb_path(tb, syspath, "driver");
         g_autofree char *target = driver_link_target(syspath, "vhost_vdpa");
 
@@ -82,9 +141,25 @@ void vdpa_testbed_bind_vhost(UMockdevTestbed *tb, const char *syspath, int minor
         umockdev_testbed_uevent(tb, syspath, "bind");
 }
 
+/* The uevent file without its DRIVER= line. */
+static char *uevent_without_driver(const char *path) {
+        g_autofree char *old = NULL;
+        g_auto(GStrv) lines = NULL;
+        GString *out = g_string_new(NULL);
+
+        g_assert_true(g_file_get_contents(path, &old, NULL, NULL));
+        lines = g_strsplit(old, "\n", -1);
+        for (char **l = lines; *l; l++)
+                if (**l && !g_str_has_prefix(*l, "DRIVER="))
+                        g_string_append_printf(out, "%s\n", *l);
+        return g_string_free(out, FALSE);
+}
+
 void vdpa_testbed_unbind(UMockdevTestbed *tb, const char *syspath, int minor) {
+        TB_LOCKED();
         g_autofree char *link = tb_path(tb, syspath, "driver");
         g_autofree char *uevent = tb_path(tb, syspath, "uevent");
+        g_autofree char *contents = NULL;
 
         if (minor >= 0) {
                 g_autofree char *child = g_strdup_printf("%s/vhost-vdpa-%d", syspath, minor);
@@ -92,11 +167,13 @@ void vdpa_testbed_unbind(UMockdevTestbed *tb, const char *syspath, int minor) {
         }
         g_assert_cmpint(g_unlink(link), ==, 0);
         /* The kernel drops DRIVER= from the uevent file once unbound. */
-        g_assert_true(g_file_set_contents(uevent, "SUBSYSTEM=vdpa\nMODALIAS=vdpa:d00000001v000015B3\n", -1, NULL));
+        contents = uevent_without_driver(uevent);
+        g_assert_true(g_file_set_contents(uevent, contents, -1, NULL));
         umockdev_testbed_uevent(tb, syspath, "unbind");
 }
 
 void vdpa_testbed_remove(UMockdevTestbed *tb, const char *syspath) {
+        TB_LOCKED();
         umockdev_testbed_uevent(tb, syspath, "remove");
         umockdev_testbed_remove_device(tb, syspath);
 }
@@ -127,6 +204,7 @@ static void add_pci(UMockdevTestbed *tb, const char *path, guint16 vendor, guint
 
 void vdpa_testbed_add_card(UMockdevTestbed *tb, guint root_bus, int numa_node, guint n_vfs,
                            const char *prefix, guint first, guint first_minor) {
+        TB_LOCKED();
         guint bus = root_bus + 1;
         g_autofree char *root = g_strdup_printf("/devices/pci0000:%02x/0000:%02x:00.0", root_bus, root_bus);
         g_autofree char *pf_addr = g_strdup_printf("0000:%02x:00.0", bus);

@@ -33,6 +33,22 @@ void vdpa_testbed_unbind(UMockdevTestbed *tb, const char *syspath, int minor);
 /* "vdpa dev del": "remove" while sysfs still has it, then it goes. */
 void vdpa_testbed_remove(UMockdevTestbed *tb, const char *syspath);
 
+/* A vDPA device like vdpa_testbed_add_vdpa(), for virtio DEVICE_ID (1 net,
+ * 2 block) and VENDOR_ID, which the MODALIAS carries. */
+void vdpa_testbed_add_vdpa_full(UMockdevTestbed *tb, const char *syspath,
+                                guint32 device_id, guint32 vendor_id);
+
+/* The lowest vhost-vdpa minor no device of bus vdpa uses (the kernel's
+ * IDA), from sysfs. */
+int vdpa_testbed_free_vhost_minor(UMockdevTestbed *tb);
+
+/* Every function here holds this recursive lock while it changes the
+ * testbed, so that another thread (tests/vdpa-sim.c) that takes it sees
+ * each change whole.  A test that calls umockdev_testbed_* directly while
+ * the simulator runs should take it too. */
+void vdpa_testbed_lock(void);
+void vdpa_testbed_unlock(void);
+
 /* A ConnectX-6 Dx-like card for tests that need many devices: a root port
  * pci0000:BB/0000:BB:00.0, its PF 0000:(BB+1):00.0 (15b3:101d, NUMA_NODE)
  * and N_VFS VFs (15b3:101e) from function .2 on, each carrying a vDPA
