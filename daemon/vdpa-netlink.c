@@ -37,8 +37,6 @@ void vdpa_netlink_free(VdpaNetlink *nl) {
         g_free(nl);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaNetlink, vdpa_netlink_free)
-
 /* Never 0: a message with sequence number 0 is not an answer to anything. */
 static uint32_t next_seq(VdpaNetlink *nl) {
         if (++nl->seq == 0)

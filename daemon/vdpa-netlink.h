@@ -21,6 +21,7 @@ typedef struct VdpaNetlink VdpaNetlink;
  * answer (-ETIMEDOUT). */
 int vdpa_netlink_open(uint64_t timeout_usec, VdpaNetlink **ret);
 void vdpa_netlink_free(VdpaNetlink *nl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaNetlink, vdpa_netlink_free)
 
 /* Each call returns 0 or a negative errno: the kernel's (-ENODEV, -EEXIST,
  * -EOPNOTSUPP, -ENOSPC, -EPERM, -EINVAL, -ERANGE, -EAGAIN ...) or the
