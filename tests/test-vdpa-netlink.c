@@ -7,9 +7,8 @@
  * said.  The timeout is tested against a peer of our own on the same
  * transport that answers GETFAMILY and then keeps silent.
  *
- * Runs under umockdev-wrapper; main() re-executes the program once with the
- * simulator's preload added to LD_PRELOAD, which must be in place before
- * the first socket() call.
+ * Runs under umockdev-wrapper with the simulator's preload in LD_PRELOAD;
+ * run by hand without it, main() re-executes the program once with it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -65,31 +64,12 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
         g_clear_object(&f->tb);
 }
 
-/* LD_PRELOAD for a program that should reach the simulator: its preload
- * before umockdev's, which takes socket() and connect() from libc itself
- * (dlopen("libc.so.6")) and so would hide any library after it. */
-static char *sim_preload(void) {
-        g_autofree char *given = vdpa_sim_preload_env();
-        g_auto(GStrv) parts = g_strsplit(given, ":", -1);
-        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-        g_auto(GStrv) ordered = NULL;
-
-        for (char **p = parts; *p; p++)
-                if (strstr(*p, "vdpa-sim"))
-                        g_strv_builder_add(b, *p);
-        for (char **p = parts; *p; p++)
-                if (!strstr(*p, "vdpa-sim"))
-                        g_strv_builder_add(b, *p);
-        ordered = g_strv_builder_end(b);
-        return g_strjoinv(":", ordered);
-}
-
 /* --- iproute2's view of the same simulator --- */
 
 static JsonObject *run_vdpa_json(JsonParser *p, const char *const *args, const char *section) {
         g_autoptr(GStrvBuilder) b = g_strv_builder_new();
         g_auto(GStrv) argv = NULL, envp = g_get_environ();
-        g_autofree char *out = NULL, *err = NULL, *preload = sim_preload();
+        g_autofree char *out = NULL, *err = NULL, *preload = vdpa_sim_preload_env();
         g_autoptr(GError) error = NULL;
         JsonObject *root;
         int status;
@@ -810,14 +790,15 @@ static void test_worker_no_family(void) {
         worker_run_clear(&run);
 }
 
-/* The preload must be there before the first socket(); umockdev-wrapper
- * gives only umockdev's. */
+/* The preload must be there before the first socket(): meson's test
+ * environment has it, umockdev-wrapper alone does not. */
 static void reexec_with_preload(char **argv) {
+        const char *given = g_getenv("LD_PRELOAD");
         g_autofree char *preload = NULL;
 
-        if (g_getenv(REEXEC_ENV))
+        if (g_getenv(REEXEC_ENV) || (given && strstr(given, "libvdpa-sim-preload")))
                 return;
-        preload = sim_preload();
+        preload = vdpa_sim_preload_env();
         g_setenv("LD_PRELOAD", preload, TRUE);
         g_setenv(REEXEC_ENV, "1", TRUE);
         execv("/proc/self/exe", argv);
