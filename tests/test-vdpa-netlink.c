@@ -328,6 +328,27 @@ static void test_dev_new_del(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_DEL), ==, 2);
 }
 
+/* The simulator's management device: no bus, MAC and MTU only. */
+static void test_dev_new_vdpasim(Fixture *f, gconstpointer data) {
+        VdpaNlNewParams p = {
+                .mgmtdev = "vdpasim_net", .name = "nltest2", .has_mac = true,
+                .mac = { 0x02, 0x00, 0x00, 0x00, 0x13, 0x02 }, .mtu = 4000,
+        };
+        g_autoptr(VdpaNlDevice) d = NULL;
+        g_autoptr(VdpaNlConfig) c = NULL;
+
+        g_assert_cmpint(vdpa_netlink_dev_new(f->nl, &p, NULL), ==, 0);
+        g_assert_cmpint(vdpa_netlink_dev_get(f->nl, "nltest2", &d, NULL), ==, 0);
+        g_assert_cmpstr(d->mgmtdev, ==, "vdpasim_net");
+        g_assert_cmpuint(d->max_vqs, ==, 3);
+        g_assert_true(vdpa_sim_set_features_ok(f->sim, "nltest2", TRUE));
+        g_assert_cmpint(vdpa_netlink_config_get(f->nl, "nltest2", &c, NULL), ==, 0);
+        g_assert_cmpmem(c->mac, 6, p.mac, 6);
+        g_assert_cmpuint(c->mtu, ==, 4000);
+        g_assert_cmpuint(c->max_vqp, ==, 0);
+        g_assert_cmpint(vdpa_netlink_dev_del(f->nl, "nltest2", NULL), ==, 0);
+}
+
 static void test_dev_new_errors(Fixture *f, gconstpointer data) {
         static const struct {
                 const char *mgmtdev, *name;
@@ -818,6 +839,7 @@ int main(int argc, char *argv[]) {
         ADD("/vdpa-netlink/config", test_config);
         ADD("/vdpa-netlink/config-dump", test_config_dump);
         ADD("/vdpa-netlink/dev-new-del", test_dev_new_del);
+        ADD("/vdpa-netlink/dev-new-vdpasim", test_dev_new_vdpasim);
         ADD("/vdpa-netlink/dev-new-errors", test_dev_new_errors);
         ADD("/vdpa-netlink/worker/order", test_worker_order);
         ADD("/vdpa-netlink/worker/free-pending", test_worker_free_pending);
