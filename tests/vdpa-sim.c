@@ -112,6 +112,7 @@ struct VdpaSim {
         GHashTable *created;     /* name → Created* */
         GHashTable *features_ok; /* names */
         GPtrArray *order;        /* device names in registration order */
+        GHashTable *minors;      /* vhost-vdpa minors this testbed has had */
         guint counts[256], dumps[256], connections;
 };
 
@@ -301,6 +302,8 @@ static const Mgmt *mgmt_of_parent(const Model *m, const char *path) {
         return NULL;
 }
 
+static int vhost_minor(const char *path);
+
 static const Mgmt *mgmt_of_kind(const Model *m, MgmtKind kind) {
         for (guint i = 0; i < m->mgmts->len; i++) {
                 const Mgmt *md = m->mgmts->pdata[i];
@@ -386,6 +389,8 @@ static Model *model_scan(VdpaSim *sim) {
                         d->mgmt = mgmt_of_kind(m, c->kind);
                 d->driver = link_basename(d->path, "driver");
                 dev_describe(d, c);
+                if (vhost_minor(d->path) >= 0)
+                        g_hash_table_add(sim->minors, GINT_TO_POINTER(vhost_minor(d->path)));
                 d->negotiated = g_hash_table_contains(sim->features_ok, name) ||
                                 g_strcmp0(d->driver, "virtio_vdpa") == 0;
                 g_ptr_array_add(m->devs, d);
@@ -1133,6 +1138,18 @@ static const char *sys_path(VdpaSim *sim, const char *path) {
         return path + strlen(sim->root);
 }
 
+/* The kernel's IDA gives the lowest free minor.  umockdev (0.17) keeps a
+ * removed node's name and asserts when it is created again, so a minor
+ * this testbed has had is not given twice. */
+static int pick_minor(VdpaSim *sim) {
+        int m = 0;
+
+        while (g_hash_table_contains(sim->minors, GINT_TO_POINTER(m)))
+                m++;
+        g_hash_table_add(sim->minors, GINT_TO_POINTER(m));
+        return m;
+}
+
 /* The driver's dev_add() and the driver core after it: checks, then the
  * device appears ("add"), vhost_vdpa binds ("bind"). */
 static int dev_add(VdpaSim *sim, const Model *m, const Mgmt *md, const char *name, const Created *cfg) {
@@ -1163,7 +1180,7 @@ static int dev_add(VdpaSim *sim, const Model *m, const Mgmt *md, const char *nam
         keep->kind = md->kind;
         g_hash_table_replace(sim->created, g_strdup(kname), keep);
         vdpa_testbed_add_vdpa_full(sim->tb, sys_path(sim, path), device_id, vendor_id);
-        vdpa_testbed_bind_vhost(sim->tb, sys_path(sim, path), vdpa_testbed_free_vhost_minor(sim->tb));
+        vdpa_testbed_bind_vhost(sim->tb, sys_path(sim, path), pick_minor(sim));
         return 0;
 }
 
@@ -1226,8 +1243,8 @@ out:
         return err;
 }
 
-static int vhost_minor(const Dev *d) {
-        g_autoptr(GPtrArray) names = sorted_entries(d->path);
+static int vhost_minor(const char *path) {
+        g_autoptr(GPtrArray) names = sorted_entries(path);
         guint64 n;
 
         for (guint i = 0; i < names->len; i++) {
@@ -1260,7 +1277,7 @@ static int cmd_dev_del(const Req *r) {
                 /* device_unregister(): the driver lets go ("unbind"), then
                  * "remove" and the directory goes. */
                 if (dev->driver)
-                        vdpa_testbed_unbind(sim->tb, sys_path(sim, dev->path), vhost_minor(dev));
+                        vdpa_testbed_unbind(sim->tb, sys_path(sim, dev->path), vhost_minor(dev->path));
                 vdpa_testbed_remove(sim->tb, sys_path(sim, dev->path));
                 g_hash_table_remove(sim->created, name);
                 g_hash_table_remove(sim->features_ok, name);
@@ -1507,6 +1524,7 @@ VdpaSim *vdpa_sim_start(UMockdevTestbed *tb, GError **error) {
         sim->created = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         sim->features_ok = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         sim->order = g_ptr_array_new_with_free_func(g_free);
+        sim->minors = g_hash_table_new(NULL, NULL);
         sim->stop_fd = eventfd(0, EFD_CLOEXEC);
         sim->listen_fd = listen_on(sim->sock_path, error);
         if (sim->listen_fd < 0 || sim->stop_fd < 0) {
@@ -1542,6 +1560,7 @@ void vdpa_sim_stop(VdpaSim *sim) {
         g_hash_table_unref(sim->created);
         g_hash_table_unref(sim->features_ok);
         g_ptr_array_unref(sim->order);
+        g_hash_table_unref(sim->minors);
         g_mutex_clear(&sim->lock);
         g_object_unref(sim->tb);
         g_free(sim->root);
