@@ -255,7 +255,7 @@ static void reply_kernel_error(ProvOp *op, const char *what) {
                                         "%s: the kernel cannot delete device '%s'%s", what, name, detail);
                         return;
                 }
-                /* fall through */
+                G_GNUC_FALLTHROUGH;
         case ERANGE:
                 op_reply_errorf(op, SD_BUS_ERROR_INVALID_ARGS, "%s: the kernel refused the arguments (%s)%s",
                                        what, g_strerror(-op->r), detail);

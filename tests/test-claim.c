@@ -18,6 +18,7 @@
 #include "polkit-harness.h"
 #include "testbed.h"
 #include "vdpa-names.h"
+#include "vdpa-sim.h"
 
 /* One libvirtd for the whole binary: starting it costs more than a test. */
 static VdpaTestLibvirtd *libvirtd;
@@ -31,6 +32,7 @@ static VdpaTestLibvirtd *libvirtd;
 
 typedef struct {
         UMockdevTestbed *tb;
+        VdpaSim *sim;           /* the kernel's vdpa netlink family, when a test wants it */
         VdpaTestBus *bus;
         VdpaTestPolkit *polkit;
         char *uri;
@@ -42,11 +44,15 @@ static const char *uri(Fixture *f) {
         return vdpa_test_libvirtd_get_uri(libvirtd);
 }
 
-static void setup_common(Fixture *f, const char *rules) {
+static void setup_common(Fixture *f, const char *rules, gboolean netlink) {
         g_autoptr(GError) error = NULL;
 
         f->tb = vdpa_test_testbed_new("host.umockdev", &error);
         g_assert_no_error(error);
+        if (netlink) {
+                f->sim = vdpa_sim_start(f->tb, &error);
+                g_assert_no_error(error);
+        }
         f->bus = vdpa_test_bus_new_or_die();
         f->polkit = vdpa_test_polkit_start_or_die(f->bus, rules);
         f->uri_arg = g_strdup_printf("--libvirt-uri=%s", uri(f));
@@ -54,7 +60,11 @@ static void setup_common(Fixture *f, const char *rules) {
 }
 
 static void fixture_setup(Fixture *f, gconstpointer data) {
-        setup_common(f, GRANT_ADMIN_RULE);
+        setup_common(f, GRANT_ADMIN_RULE, FALSE);
+}
+
+static void fixture_setup_netlink(Fixture *f, gconstpointer data) {
+        setup_common(f, GRANT_ADMIN_RULE, TRUE);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data) {
@@ -64,6 +74,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
         /* polkitd lives on the bus: stop it first. */
         g_clear_pointer(&f->polkit, vdpa_test_polkit_stop);
         g_clear_pointer(&f->bus, vdpa_test_bus_free);
+        /* No simulator thread may outlive its testbed. */
+        g_clear_pointer(&f->sim, vdpa_sim_stop);
         g_clear_object(&f->tb);
         g_free(f->uri_arg);
 }
@@ -1148,6 +1160,45 @@ static void test_state_unwritable(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* A device created with a MAC is claimed with that MAC: the NIC filters
+ * on it, a guest with another one would get no traffic. */
+static void test_device_mac(Fixture *f, gconstpointer data) {
+        g_autofree char *dom = new_domain(f, FALSE);
+        g_autoptr(GVariant) created = NULL, reply = NULL, dict = NULL, other = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *inactive = NULL;
+        const char *xml, *s;
+
+        start_daemon(f, NULL);
+        created = vdpa_test_call(f->bus, "CreateDevice",
+                                 g_variant_new_parsed("('pci/0000:04:00.5', 'vdpa9', {'mac': <'00:11:22:33:44:55'>})"),
+                                 "(s)", &error);
+        g_assert_no_error(error);
+        dict = device_dict(f, "vdpa9");
+        g_assert_true(g_variant_lookup(dict, VDPA_KEY_DEVICE_MAC, "&s", &s));
+        g_assert_cmpstr(s, ==, "00:11:22:33:44:55");
+
+        reply = claim(f, "vdpa9", dom, NULL, &error);
+        g_assert_no_error(error);
+        g_variant_get(reply, "(&s&s)", NULL, &xml);
+        g_assert_nonnull(strstr(xml, "00:11:22:33:44:55"));
+        inactive = domain_xml(f, dom, TRUE);
+        g_assert_nonnull(strstr(inactive, "<mac address='00:11:22:33:44:55'/>"));
+
+        /* A claimed device cannot be deleted. */
+        other = vdpa_test_call(f->bus, "DeleteDevice", g_variant_new_parsed("('vdpa9', @a{sv} {})"), NULL, &error);
+        vdpa_test_assert_error_name(error, VDPA_ERROR_DEVICE_BUSY);
+        g_clear_error(&error);
+
+        g_clear_pointer(&reply, g_variant_unref);
+        reply = release(f, "vdpa9", NULL, &error);
+        g_assert_no_error(error);
+        g_clear_pointer(&other, g_variant_unref);
+        other = vdpa_test_call(f->bus, "DeleteDevice", g_variant_new_parsed("('vdpa9', @a{sv} {})"), NULL, &error);
+        g_assert_no_error(error);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 #define ADD(path, func) \
         g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
@@ -1171,6 +1222,7 @@ int main(int argc, char *argv[]) {
         ADD("/claim/hung-libvirtd", test_hung_libvirtd);
         ADD("/claim/release-gone", test_release_gone);
         ADD("/claim/state-unwritable", test_state_unwritable);
+        g_test_add("/claim/device-mac", Fixture, NULL, fixture_setup_netlink, test_device_mac, fixture_teardown);
 
         r = g_test_run();
         vdpa_test_libvirtd_stop(libvirtd);
