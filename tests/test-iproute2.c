@@ -531,7 +531,7 @@ typedef struct {
         struct mnl_socket *nl;
         guint32 seq;
         guint16 family;
-        char buf[65536];
+        char buf[65536] __attribute__((aligned(8)));
 } Raw;
 
 static void raw_sockopt(Raw *r, int opt, int v) {

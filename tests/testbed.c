@@ -22,7 +22,7 @@ void vdpa_testbed_unlock(void) {
         g_rec_mutex_unlock(&tb_lock);
 }
 
-#define TB_LOCKED() g_autoptr(GRecMutexLocker) _tb_locker = g_rec_mutex_locker_new(&tb_lock)
+#define TB_LOCKED() G_GNUC_UNUSED g_autoptr(GRecMutexLocker) _tb_locker = g_rec_mutex_locker_new(&tb_lock)
 
 static char *tb_path(UMockdevTestbed *tb, const char *syspath, const char *leaf) {
         /* get_root_dir() returns a new string (Vala "owned"). */

@@ -712,7 +712,7 @@ static int validate_attr(const struct nlmsghdr *req, const struct nlattr *a, con
                 if (!minlen || !memchr(data, '\0', minlen))
                         return attr_fail(ext, req, a, p, "Attribute failed policy validation", -EINVAL);
         }
-                /* fallthrough */
+                G_GNUC_FALLTHROUGH;
         case P_STRING:
                 if (len < 1)
                         return attr_fail(ext, req, a, p, "Attribute failed policy validation", -ERANGE);
