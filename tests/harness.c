@@ -1152,6 +1152,43 @@ const VdpaTestSignal *vdpa_test_recorder_nth(VdpaTestRecorder *rec, const char *
         return NULL;
 }
 
+static gboolean is_device_signal(const VdpaTestSignal *s, const char *member, const char *name)
+{
+        const char *first = NULL;
+
+        if (!g_str_equal(s->member, member) || !s->parameters ||
+            g_variant_n_children(s->parameters) == 0)
+                return FALSE;
+        g_variant_get_child(s->parameters, 0, "&s", &first);
+        return g_str_equal(first, name);
+}
+
+const VdpaTestSignal *vdpa_test_recorder_find_device(VdpaTestRecorder *rec, const char *member, const char *name)
+{
+        for (guint i = 0; i < rec->signals->len; i++) {
+                const VdpaTestSignal *s = g_ptr_array_index(rec->signals, i);
+
+                if (is_device_signal(s, member, name))
+                        return s;
+        }
+        return NULL;
+}
+
+const VdpaTestSignal *vdpa_test_recorder_wait_device(VdpaTestRecorder *rec, const char *member, const char *name,
+                                                     guint timeout_ms)
+{
+        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+        const VdpaTestSignal *s;
+
+        while (!(s = vdpa_test_recorder_find_device(rec, member, name))) {
+                if (g_get_monotonic_time() > deadline)
+                        g_error("no %s for %s within %u ms (%u signals recorded)", member, name, timeout_ms,
+                                rec->signals->len);
+                vdpa_test_iterate(10);
+        }
+        return s;
+}
+
 static gboolean on_timeout(gpointer user_data)
 {
         *(gboolean *) user_data = TRUE;

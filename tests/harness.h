@@ -198,6 +198,13 @@ gboolean vdpa_test_recorder_wait(VdpaTestRecorder *rec, const char *member,
 const VdpaTestSignal *vdpa_test_recorder_nth(VdpaTestRecorder *rec,
                                              const char *member, guint n);
 void vdpa_test_recorder_clear(VdpaTestRecorder *rec);
+/* The first signal MEMBER whose first argument (a device name) is NAME
+ * recorded so far, or NULL. */
+const VdpaTestSignal *vdpa_test_recorder_find_device(VdpaTestRecorder *rec, const char *member, const char *name);
+/* Iterates the main context until such a signal is recorded; fails the
+ * test naming MEMBER and NAME after TIMEOUT_MS. */
+const VdpaTestSignal *vdpa_test_recorder_wait_device(VdpaTestRecorder *rec, const char *member, const char *name,
+                                                     guint timeout_ms);
 
 /* ---- misc ---- */
 

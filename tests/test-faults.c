@@ -112,28 +112,6 @@ static const char *signal_name(const VdpaTestSignal *s) {
         return name;
 }
 
-/* Waits until MEMBER for device NAME has been recorded; fails the test
- * after TIMEOUT_MS. */
-static void wait_device_signal(VdpaTestRecorder *rec, const char *member, const char *name, guint timeout_ms) {
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-        guint next = 0;
-
-        for (;;) {
-                GPtrArray *sigs = vdpa_test_recorder_get_signals(rec);
-
-                for (; next < sigs->len; next++) {
-                        const VdpaTestSignal *s = sigs->pdata[next];
-
-                        if (g_str_equal(s->member, member) && g_str_equal(signal_name(s), name))
-                                return;
-                }
-                if (g_get_monotonic_time() > deadline)
-                        g_error("no %s for %s within %u ms (%u signals recorded)", member, name, timeout_ms,
-                                sigs->len);
-                vdpa_test_iterate(10);
-        }
-}
-
 static guint count_lines(const char *log, const char *needle) {
         guint n = 0;
 
@@ -403,9 +381,9 @@ static void test_uevent_storm(Fixture *f, gconstpointer data) {
          * storm is recorded.  The sentinel goes again before the counts. */
         g_assert_true(vdpa_test_recorder_wait(rec, "DeviceAdded", survivors, 120000));
         vdpa_testbed_add_vdpa(f->tb, VDPA_TESTBED_VF5 "/storm-end");
-        wait_device_signal(rec, "DeviceAdded", "storm-end", 120000);
+        vdpa_test_recorder_wait_device(rec, "DeviceAdded", "storm-end", 120000);
         vdpa_testbed_remove(f->tb, VDPA_TESTBED_VF5 "/storm-end");
-        wait_device_signal(rec, "DeviceRemoved", "storm-end", 120000);
+        vdpa_test_recorder_wait_device(rec, "DeviceRemoved", "storm-end", 120000);
         seen = devices_by_name(f);
         t_settled = g_get_monotonic_time();
 

@@ -148,43 +148,11 @@ static guint dict_u(GVariant *dict, const char *key) {
         return u;
 }
 
-static const char *signal_name(const VdpaTestSignal *s) {
-        const char *name = NULL;
-
-        g_variant_get_child(s->parameters, 0, "&s", &name);
-        return name;
-}
-
-/* The first MEMBER signal for NAME recorded so far, or NULL. */
-static const VdpaTestSignal *find_signal(Fixture *f, const char *member, const char *name) {
-        GPtrArray *sigs = vdpa_test_recorder_get_signals(f->rec);
-
-        for (guint i = 0; i < sigs->len; i++) {
-                const VdpaTestSignal *s = sigs->pdata[i];
-
-                if (g_str_equal(s->member, member) && g_str_equal(signal_name(s), name))
-                        return s;
-        }
-        return NULL;
-}
-
 /* Signals the daemon sent before an answer already received are in the
  * connection's queue: dispatch them. */
 static void drain_signals(void) {
         while (g_main_context_iteration(NULL, FALSE))
                 ;
-}
-
-static const VdpaTestSignal *wait_signal(Fixture *f, const char *member, const char *name) {
-        gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000;
-        const VdpaTestSignal *s;
-
-        while (!(s = find_signal(f, member, name))) {
-                if (g_get_monotonic_time() > deadline)
-                        g_error("no %s(%s) within %d ms", member, name, WAIT_MS);
-                g_main_context_iteration(NULL, TRUE);
-        }
-        return s;
 }
 
 static GVariant *create_device(Fixture *f, const char *mgmtdev, const char *name, GVariant *options, GError **error) {
@@ -196,14 +164,6 @@ static GVariant *create_device(Fixture *f, const char *mgmtdev, const char *name
 static GVariant *delete_device(Fixture *f, const char *name, GError **error) {
         return vdpa_test_call(f->bus, "DeleteDevice", g_variant_new("(s@a{sv})", name, g_variant_new("a{sv}", NULL)),
                               NULL, error);
-}
-
-static void assert_operations_idle(Fixture *f) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) ops = vdpa_test_get_property(f->bus, "OperationsInFlight", &error);
-
-        g_assert_no_error(error);
-        g_assert_cmpuint(g_variant_get_uint32(ops), ==, 0);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -261,7 +221,7 @@ static void test_create_delete(Fixture *f, gconstpointer data) {
         /* It answers only once the device is in the inventory: its
          * DeviceAdded came first. */
         drain_signals();
-        g_assert_nonnull(find_signal(f, "DeviceAdded", "vdpa9"));
+        g_assert_nonnull(vdpa_test_recorder_find_device(f->rec, "DeviceAdded", "vdpa9"));
         d = get_device(f, "vdpa9");
         g_assert_cmpstr(dict_str(d, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
         g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
@@ -279,14 +239,14 @@ static void test_create_delete(Fixture *f, gconstpointer data) {
         reply = delete_device(f, "vdpa9", &error);
         g_assert_no_error(error);
         drain_signals();
-        g_assert_nonnull(find_signal(f, "DeviceRemoved", "vdpa9"));
+        g_assert_nonnull(vdpa_test_recorder_find_device(f->rec, "DeviceRemoved", "vdpa9"));
         g_assert_null(vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", "vdpa9"), NULL, &error));
         vdpa_test_assert_error_name(error, VDPA_ERROR_NO_SUCH_DEVICE);
         g_clear_error(&error);
         after = kernel_devices();
         g_assert_cmpstr(after, ==, before);
 
-        assert_operations_idle(f);
+        vdpa_test_wait_operations_done(f->bus, WAIT_MS);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
@@ -327,7 +287,7 @@ static void test_external_add(Fixture *f, gconstpointer data) {
         start_daemon(f, NULL);
 
         g_assert_cmpint(run_vdpa(add, NULL, &err), ==, 0);
-        dict = g_variant_get_child_value(wait_signal(f, "DeviceAdded", "ext0")->parameters, 1);
+        dict = g_variant_get_child_value(vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "ext0", WAIT_MS)->parameters, 1);
         g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
         g_assert_cmpstr(dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
         g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
@@ -336,7 +296,7 @@ static void test_external_add(Fixture *f, gconstpointer data) {
         /* A virtio-blk device is never a NIC. */
         g_clear_pointer(&err, g_free);
         g_assert_cmpint(run_vdpa(add_blk, NULL, &err), ==, 0);
-        dict = g_variant_get_child_value(wait_signal(f, "DeviceAdded", "disk0")->parameters, 1);
+        dict = g_variant_get_child_value(vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "disk0", WAIT_MS)->parameters, 1);
         g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, VDPA_TYPE_BLK);
         g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, VDPA_STATE_UNUSABLE);
         g_variant_unref(dict);
@@ -347,7 +307,7 @@ static void test_external_add(Fixture *f, gconstpointer data) {
 
         g_clear_pointer(&err, g_free);
         g_assert_cmpint(run_vdpa(del, NULL, &err), ==, 0);
-        wait_signal(f, "DeviceRemoved", "ext0");
+        vdpa_test_recorder_wait_device(f->rec, "DeviceRemoved", "ext0", WAIT_MS);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
@@ -404,7 +364,7 @@ static void test_kernel_errors(Fixture *f, gconstpointer data) {
         drain_signals();
         g_assert_cmpuint(vdpa_test_recorder_count(f->rec, "DeviceAdded"), ==, 0);
         g_assert_cmpuint(vdpa_test_recorder_count(f->rec, "DeviceRemoved"), ==, 0);
-        assert_operations_idle(f);
+        vdpa_test_wait_operations_done(f->bus, WAIT_MS);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 

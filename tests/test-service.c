@@ -686,28 +686,6 @@ static const char *signal_name(const VdpaTestSignal *s) {
         return name;
 }
 
-/* Waits until MEMBER for device NAME has been recorded; fails the test
- * after TIMEOUT_MS. */
-static void wait_device_signal(VdpaTestRecorder *rec, const char *member, const char *name, guint timeout_ms) {
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-        guint next = 0;
-
-        for (;;) {
-                GPtrArray *sigs = vdpa_test_recorder_get_signals(rec);
-
-                for (; next < sigs->len; next++) {
-                        const VdpaTestSignal *s = sigs->pdata[next];
-
-                        if (g_str_equal(s->member, member) && g_str_equal(signal_name(s), name))
-                                return;
-                }
-                if (g_get_monotonic_time() > deadline)
-                        g_error("no %s for %s within %u ms (%u signals recorded)", member, name, timeout_ms,
-                                sigs->len);
-                vdpa_test_iterate(10);
-        }
-}
-
 static void test_hotplug(Fixture *f, gconstpointer data) {
         g_autoptr(VdpaTestRecorder) rec = NULL;
         g_autoptr(GVariant) dict = NULL;
@@ -816,9 +794,9 @@ static void test_hotplug_burst(Fixture *f, gconstpointer data) {
          * it announced a sentinel added after the burst, every signal of the
          * burst is recorded.  The sentinel goes again before the counts. */
         vdpa_testbed_add_vdpa(f->tb, VDPA_TESTBED_VF5 "/burst-end");
-        wait_device_signal(rec, "DeviceAdded", "burst-end", 20000);
+        vdpa_test_recorder_wait_device(rec, "DeviceAdded", "burst-end", 20000);
         vdpa_testbed_remove(f->tb, VDPA_TESTBED_VF5 "/burst-end");
-        wait_device_signal(rec, "DeviceRemoved", "burst-end", 20000);
+        vdpa_test_recorder_wait_device(rec, "DeviceRemoved", "burst-end", 20000);
         {
                 g_autoptr(GHashTable) added = g_hash_table_new(g_str_hash, g_str_equal);
                 g_autoptr(GHashTable) removed = g_hash_table_new(g_str_hash, g_str_equal);
@@ -1266,7 +1244,7 @@ static void test_provision_unsupported(Fixture *f, gconstpointer data) {
                 { "DeleteDevice", "('vdpa0', {'force': <true>})", "org.freedesktop.DBus.Error.InvalidArgs" },
                 { "DeleteDevice", "('', @a{sv} {})", "org.freedesktop.DBus.Error.InvalidArgs" },
         };
-        g_autoptr(GVariant) before = NULL, after = NULL, ops = NULL;
+        g_autoptr(GVariant) before = NULL, after = NULL;
         g_autoptr(GError) error = NULL;
 
         vdpa_test_daemon_start_or_die(f->bus, NULL);
@@ -1286,9 +1264,7 @@ static void test_provision_unsupported(Fixture *f, gconstpointer data) {
         after = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
         g_assert_no_error(error);
         g_assert_true(g_variant_equal(before, after));
-        ops = vdpa_test_get_property(f->bus, "OperationsInFlight", &error);
-        g_assert_no_error(error);
-        g_assert_cmpuint(g_variant_get_uint32(ops), ==, 0);
+        vdpa_test_wait_operations_done(f->bus, 5000);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
