@@ -48,7 +48,26 @@
  * sim = vdpa_sim_start(testbed); [bus = vdpa_test_bus_new(); daemon ...];
  * ... ; [vdpa_test_bus_free(bus)]; vdpa_sim_stop(sim); g_object_unref(testbed).
  * The program that talks netlink needs LD_PRELOAD with both preloads
- * (VDPA_SIM_PRELOAD below is the path meson built ours at).
+ * (vdpa_sim_preload_env() below), in either order: umockdev's preload calls
+ * libc through its own dlsym(), so when it comes first ours patches it to
+ * reach our wrappers (see tests/vdpa-sim-preload.c).  A test process run by
+ * umockdev-wrapper with LD_PRELOAD=libvdpa-sim-preload.so (what
+ * tests/meson.build gives test-iproute2) can talk to the simulator itself.
+ *
+ * Known differences from the kernel, besides the EAGAIN choice above:
+ *  - a vhost-vdpa minor is never given twice in one testbed (umockdev 0.17
+ *    asserts when a removed /dev node is created again); the kernel reuses
+ *    the lowest free one;
+ *  - a dump is sent whole at once (the kernel fills the next datagram when
+ *    the reader has read the previous one); datagrams are at most 4096
+ *    bytes, NLMSG_DONE comes alone;
+ *  - nlctrl answers only CTRL_CMD_GETFAMILY (its dump lists only "vdpa");
+ *  - DEV_VSTATS_GET has no counters: EAGAIN before negotiation, else
+ *    EOPNOTSUPP; DEV_DEL does not wait for /dev/vhost-vdpa-N to be closed;
+ *  - mlx5: 16 hardware queues, vport MAC zero, MTU 1500, link up; no MPFS;
+ *  - port ids: the pid, then -4096, -4097, ... per process, not global;
+ *  - CAP_NET_ADMIN is read from /proc/PID/status (CapEff) of the process
+ *    that connected, at each request.
  */
 #pragma once
 
