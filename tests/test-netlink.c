@@ -275,7 +275,7 @@ static void test_external_add(Fixture *f, gconstpointer data) {
         const char *const add[] = { "dev", "add", "name", "ext0", "mgmtdev", "pci/0000:04:00.5", NULL };
         const char *const add_blk[] = { "dev", "add", "name", "disk0", "mgmtdev", "vdpasim_blk", NULL };
         const char *const del[] = { "dev", "del", "ext0", NULL };
-        g_autoptr(GVariant) blk = NULL, reply = NULL;
+        g_autoptr(GVariant) reply = NULL;
         g_autoptr(GError) error = NULL;
         g_autofree char *err = NULL;
         GVariant *dict;
