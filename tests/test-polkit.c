@@ -44,6 +44,7 @@
 
 #define CLAIM   VDPA_POLKIT_ACTION_CLAIM
 #define RELEASE VDPA_POLKIT_ACTION_RELEASE
+#define PROVISION VDPA_POLKIT_ACTION_PROVISION
 
 /* ---- the test service (its own thread, its own sd-event loop) ---- */
 
@@ -497,6 +498,7 @@ static void test_root(Fixture *f, gconstpointer data)
         /* Not special-cased in the module: polkitd itself authorizes uid 0. */
         assert_root_authorized(f, CLAIM, NULL);
         assert_root_authorized(f, RELEASE, details);
+        assert_root_authorized(f, PROVISION, NULL);
 }
 
 static void test_user_without_rule(Fixture *f, gconstpointer data)
@@ -508,6 +510,7 @@ static void test_user_without_rule(Fixture *f, gconstpointer data)
          * allow interaction is told to retry interactively... */
         assert_user_denied(f, f->user_uid, f->user_gid, CLAIM, NULL, NO_FLAGS, ERR_INTERACTIVE);
         assert_user_denied(f, f->user_uid, f->user_gid, RELEASE, NULL, NO_FLAGS, ERR_INTERACTIVE);
+        assert_user_denied(f, f->user_uid, f->user_gid, PROVISION, NULL, NO_FLAGS, ERR_INTERACTIVE);
         /* ...and one that did is denied: no agent exists to ask anyone. */
         assert_user_denied(f, f->user_uid, f->user_gid, CLAIM, NULL, INTERACTIVE,
                            ERR_ACCESS_DENIED);
@@ -524,6 +527,7 @@ static void test_rule_grants_admin(Fixture *f, gconstpointer data)
 
         assert_user_authorized(f, f->admin_uid, f->admin_gid, CLAIM, NULL);
         assert_user_authorized(f, f->admin_uid, f->admin_gid, RELEASE, NULL);
+        assert_user_authorized(f, f->admin_uid, f->admin_gid, PROVISION, NULL);
         assert_user_denied(f, f->user_uid, f->user_gid, CLAIM, NULL, INTERACTIVE,
                            ERR_ACCESS_DENIED);
         assert_user_denied(f, f->user_uid, f->user_gid, RELEASE, NULL, INTERACTIVE,
@@ -796,9 +800,10 @@ static void assert_actions(Fixture *f)
         while (g_variant_iter_loop(&iter, "(&s@s@s@s@s@s@u@u@u@a{ss})", &id,
                                    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL))
                 g_ptr_array_add(ids, g_strdup(id));
-        g_assert_cmpuint(ids->len, ==, 2);
+        g_assert_cmpuint(ids->len, ==, 3);
         g_assert_true(g_ptr_array_find_with_equal_func(ids, CLAIM, g_str_equal, NULL));
         g_assert_true(g_ptr_array_find_with_equal_func(ids, RELEASE, g_str_equal, NULL));
+        g_assert_true(g_ptr_array_find_with_equal_func(ids, PROVISION, g_str_equal, NULL));
 }
 
 static void test_harness_start_stop(Fixture *f, gconstpointer data)
