@@ -15,7 +15,11 @@ one device in detail, the libvirt <interface> for it, an automatic claim
 onto the shut-off domain demo-db (which prefers the device on the NUMA node
 of the domain's memory), the interface in the domain's persistent XML, a
 hotplug seen live by `vdpactl monitor`, the release, and the inventory
-again.
+again.  Then the kernel's management plane, its vdpa netlink family
+simulated in this process (tests/vdpa-sim.h): `vdpa mgmtdev show`
+(Debian's iproute2) and `vdpactl mgmtdev list`, a device deleted and one
+created with vdpactl, a virtio-blk device made with iproute2 that the
+service lists as unusable and builds no <interface> for, and the clean-up.
 
 With --once it stops there, tears everything down and exits non-zero if any
 step did not do what it should (it is the 'demo' test); without, it prints
@@ -67,6 +71,19 @@ CLAIM_NUMA_NODE = 1
 XML_DEVICE = 'vdpa0'
 XML_MAC = '52:54:00:00:00:01'
 XML_QUEUES = '4'
+# The management plane (tests/vdpa-sim.h): the VF the hotplug used takes
+# one vDPA device; the block device goes on the simulator's vdpasim_blk.
+CREATE_MGMTDEV = 'pci/0000:04:00.5'
+CREATE_MAX_QUEUE_PAIRS = 4
+BLK_NAME = 'blk1'
+BLK_MGMTDEV = 'vdpasim_blk'
+# The management devices of tests/data/host.umockdev: its VFs and SF (mlx5)
+# and the simulator's two modules.
+FIXTURE_MGMTDEVS = {'pci/0000:04:00.2', 'pci/0000:04:00.3', 'pci/0000:04:00.4',
+                    'pci/0000:04:00.5', 'pci/0000:81:00.2', 'auxiliary/mlx5_core.sf.4',
+                    'vdpasim_net', 'vdpasim_blk'}
+VDPA = '/usr/sbin/vdpa'
+UNUSABLE_ERROR = 'org.vdpa.Manager.Error.DeviceUnusable'
 
 START_TIMEOUT = 10        # bus, polkitd, vdpa-managerd
 LIBVIRTD_TIMEOUT = 60     # a first start probes QEMU for seconds
@@ -341,6 +358,86 @@ class Monitor:
         return status
 
 
+class GError(ctypes.Structure):
+    _fields_ = [('domain', ctypes.c_uint32), ('code', ctypes.c_int),
+                ('message', ctypes.c_char_p)]
+
+
+class Simulator:
+    """The kernel's vdpa generic-netlink family, simulated (tests/vdpa-sim.h)
+    by threads of this process, which owns the testbed: BUILDDIR's
+    tests/libvdpa-sim-py.so, loaded with ctypes.  Programs reach it with
+    its preload after umockdev's (self.preload) and UMOCKDEV_DIR."""
+
+    def __init__(self, builddir, testbed):
+        path = os.path.join(builddir, 'tests', 'libvdpa-sim-py.so')
+        if not os.path.exists(path):
+            raise DemoError('%s is not built' % path)
+        try:
+            self.lib = ctypes.CDLL(path)
+        except OSError as e:
+            # A sanitizer build's library wants the sanitizer's runtime,
+            # which Python has not loaded (tests/meson.build builds this
+            # one uninstrumented for that reason).
+            raise DemoError('the vDPA netlink simulator cannot be loaded into Python: %s' % e)
+        glib = ctypes.CDLL('libglib-2.0.so.0')
+        self.g_free = glib.g_free
+        self.g_free.argtypes = [ctypes.c_void_p]
+        self.g_error_free = glib.g_error_free
+        self.g_error_free.argtypes = [ctypes.c_void_p]
+        self.lib.vdpa_sim_start.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+        self.lib.vdpa_sim_start.restype = ctypes.c_void_p
+        self.lib.vdpa_sim_stop.argtypes = [ctypes.c_void_p]
+        self.lib.vdpa_sim_stop.restype = None
+        self.lib.vdpa_sim_preload_env.argtypes = []
+        self.lib.vdpa_sim_preload_env.restype = ctypes.c_void_p
+        self.lib.vdpa_sim_get_socket_path.argtypes = [ctypes.c_void_p]
+        self.lib.vdpa_sim_get_socket_path.restype = ctypes.c_char_p
+        for fn in (self.lib.vdpa_testbed_lock, self.lib.vdpa_testbed_unlock):
+            fn.argtypes = []
+            fn.restype = None
+
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        get_pointer.restype = ctypes.c_void_p
+        # The testbed's UMockdevTestbed *; the simulator takes a reference.
+        gobject = get_pointer(testbed.__gpointer__, None)
+        error = ctypes.c_void_p()
+        self.sim = self.lib.vdpa_sim_start(gobject, ctypes.byref(error))
+        if not self.sim:
+            message = ctypes.cast(error, ctypes.POINTER(GError)).contents.message.decode(
+                errors='replace') if error else 'unknown error'
+            if error:
+                self.g_error_free(error)
+            raise DemoError('the vDPA netlink simulator did not start: %s' % message)
+        self.socket = self.lib.vdpa_sim_get_socket_path(self.sim).decode()
+        value = self.lib.vdpa_sim_preload_env()
+        self.preload = ctypes.string_at(value).decode()
+        self.g_free(value)
+
+    def locked(self):
+        """The testbed lock the simulator's threads take while they read
+        sysfs (tests/testbed.h), for changes made here through GI."""
+        return TestbedLock(self.lib)
+
+    def stop(self):
+        """Joins its threads; before the testbed goes."""
+        if self.sim:
+            self.lib.vdpa_sim_stop(self.sim)
+            self.sim = None
+
+
+class TestbedLock:
+    def __init__(self, lib):
+        self.lib = lib
+
+    def __enter__(self):
+        self.lib.vdpa_testbed_lock()
+
+    def __exit__(self, *exc):
+        self.lib.vdpa_testbed_unlock()
+
+
 class Demo:
     def __init__(self, args):
         self.args = args
@@ -355,6 +452,7 @@ class Demo:
         socket = os.path.join(self.libvirt_dir, 'run', 'libvirt-sock')
         self.uri = 'qemu+unix:///system?socket=' + urllib.parse.quote(socket, safe='/')
         self.testbed = None
+        self.sim = None
         self.bus = None
         self.polkit = None
         self.polkitd_pid = 0
@@ -364,6 +462,7 @@ class Demo:
         self.address = None
         self.conn = None
         self.stopped = []
+        self.created = []
 
     # ---- setup ----
 
@@ -481,6 +580,17 @@ class Demo:
         say('umockdev testbed in %s: ConnectX-6 Dx PFs 0000:04:00.0 (NUMA node 0) and' %
             self.sysroot)
         say('0000:81:00.0 (NUMA node 1), VFs with vDPA devices, a sub-function, vdpa_sim.')
+        # Before the daemon, which looks for the kernel's vdpa family once.
+        self.sim = Simulator(self.builddir, self.testbed)
+        say('The kernel\'s vdpa netlink family, simulated (tests/vdpa-sim.h) in this process: %s' %
+            self.sim.socket)
+
+    def simhost_env(self, **extra):
+        """The environment of a program that sees the simulated host and
+        talks netlink to the simulator (the daemon, Debian's vdpa)."""
+        env = outside_env(foreign=True, LD_PRELOAD=self.sim.preload, UMOCKDEV_DIR=self.sysroot)
+        env.update(extra)
+        return env
 
     def bus_config(self):
         tree = ET.parse(os.path.join(ROOT, 'tests', 'private-bus.conf.in'))
@@ -586,6 +696,7 @@ class Demo:
         os.makedirs(state)
         env = dict(os.environ)
         env.update({
+            'LD_PRELOAD': self.sim.preload,
             'UMOCKDEV_DIR': self.sysroot,
             'SYSTEMD_DEVICE_VERIFY_SYSFS': '0',
             'DBUS_SYSTEM_BUS_ADDRESS': self.address,
@@ -648,6 +759,39 @@ class Demo:
         if r.returncode != 0:
             raise DemoError('vdpactl %s exited with %d' % (' '.join(args), r.returncode))
         return r.stdout
+
+    def vdpactl_refused(self, status, *args):
+        """vdpactl ARGS, shown, which must fail with exit STATUS; its
+        standard error."""
+        argv = [self.vdpactl_bin, '--bus-address=' + self.address] + list(args)
+        say('$ vdpactl --bus-address=$BUS ' + ' '.join(args))
+        r = subprocess.run(argv, env=outside_env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        for text in (r.stdout, r.stderr):
+            if text.strip():
+                say(text.rstrip())
+        if r.returncode != status:
+            raise DemoError('vdpactl %s exited with %d, not %d' % (' '.join(args), r.returncode,
+                                                                status))
+        say('(exit status %d)' % r.returncode)
+        return r.stderr
+
+    def vdpa(self, *args, show=True):
+        """Debian's iproute2 vdpa, on the simulated host."""
+        if show:
+            say('$ vdpa ' + ' '.join(args))
+        r = subprocess.run([VDPA] + list(args), env=self.simhost_env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        if show or r.returncode != 0:
+            for text in (r.stdout, r.stderr):
+                if text.strip():
+                    say(text.rstrip())
+        if r.returncode != 0:
+            raise DemoError('vdpa %s exited with %d' % (' '.join(args), r.returncode))
+        return r.stdout
+
+    def vdpa_json(self, *args):
+        return json.loads(self.vdpa('-j', *args, show=False))
 
     def devices(self):
         return {d['Name']: d for d in json.loads(self.vdpactl('--json=short', 'list', show=False))}
@@ -746,7 +890,8 @@ class Demo:
 
     def hotplug(self):
         step('Hotplug: %s appears on VF 0000:04:00.5, no driver yet' % HOTPLUG_NAME)
-        self.testbed.add_from_file(os.path.join(ROOT, 'tests', 'data', 'hotplug-vf.umockdev'))
+        with self.sim.locked():
+            self.testbed.add_from_file(os.path.join(ROOT, 'tests', 'data', 'hotplug-vf.umockdev'))
         self.monitor.wait_for('DeviceAdded %s' % HOTPLUG_NAME,
                               r'\bDeviceAdded %s state=unusable\b' % HOTPLUG_NAME)
 
@@ -754,14 +899,15 @@ class Demo:
         dev = '/sys' + HOTPLUG_VF + '/' + HOTPLUG_NAME
         # What the kernel does on bind: the vhost char device appears under
         # the vDPA device, the driver link is set, then "bind" is sent.
-        self.testbed.add_from_string(
-            'P: %s/%s/%s\nN: %s\nE: DEVNAME=/dev/%s\nE: MAJOR=509\nE: MINOR=9\n'
-            'E: SUBSYSTEM=vhost-vdpa\nA: dev=509:9\\n\n' %
-            (HOTPLUG_VF, HOTPLUG_NAME, HOTPLUG_CHARDEV, HOTPLUG_CHARDEV, HOTPLUG_CHARDEV))
-        os.symlink('../../../../../bus/vdpa/drivers/vhost_vdpa',
-                   os.path.join(self.sysroot, dev.lstrip('/'), 'driver'))
-        self.testbed.set_property(dev, 'DRIVER', 'vhost_vdpa')
-        self.testbed.uevent(dev, 'bind')
+        with self.sim.locked():
+            self.testbed.add_from_string(
+                'P: %s/%s/%s\nN: %s\nE: DEVNAME=/dev/%s\nE: MAJOR=509\nE: MINOR=9\n'
+                'E: SUBSYSTEM=vhost-vdpa\nA: dev=509:9\\n\n' %
+                (HOTPLUG_VF, HOTPLUG_NAME, HOTPLUG_CHARDEV, HOTPLUG_CHARDEV, HOTPLUG_CHARDEV))
+            os.symlink('../../../../../bus/vdpa/drivers/vhost_vdpa',
+                       os.path.join(self.sysroot, dev.lstrip('/'), 'driver'))
+            self.testbed.set_property(dev, 'DRIVER', 'vhost_vdpa')
+            self.testbed.uevent(dev, 'bind')
         self.monitor.wait_for('DeviceChanged %s state=available' % HOTPLUG_NAME,
                               r'\bDeviceChanged %s state=available\b' % HOTPLUG_NAME)
 
@@ -782,6 +928,100 @@ class Demo:
         self.expect_state(name, 'available')
         self.expect_state(HOTPLUG_NAME, 'available')
 
+    def management_plane(self):
+        step('The kernel\'s management plane, as Debian\'s iproute2 sees it: vdpa mgmtdev show')
+        if not os.access(VDPA, os.X_OK):
+            raise DemoError('%s is missing (Debian package iproute2): run tools/install-deps' %
+                            VDPA)
+        self.vdpa('mgmtdev', 'show')
+        mgmtdevs = set(self.vdpa_json('mgmtdev', 'show').get('mgmtdev', {}))
+        if mgmtdevs != FIXTURE_MGMTDEVS:
+            raise DemoError('vdpa mgmtdev show: %s, not %s' % (
+                ', '.join(sorted(mgmtdevs)), ', '.join(sorted(FIXTURE_MGMTDEVS))))
+
+        step('The same through the service: vdpactl mgmtdev list')
+        self.vdpactl('mgmtdev', 'list')
+        handles = self.mgmtdevs()
+        if set(handles) != FIXTURE_MGMTDEVS:
+            raise DemoError('vdpactl mgmtdev list: %s, not %s' % (
+                ', '.join(sorted(handles)), ', '.join(sorted(FIXTURE_MGMTDEVS))))
+        if handles[CREATE_MGMTDEV].get('Devices') != [HOTPLUG_NAME]:
+            raise DemoError('%s carries %r, not [%r]' % (
+                CREATE_MGMTDEV, handles[CREATE_MGMTDEV].get('Devices'), HOTPLUG_NAME))
+
+        step('Provisioning: %s has room for one device; vdpactl delete %s, then create' %
+             (CREATE_MGMTDEV, HOTPLUG_NAME))
+        self.vdpactl('delete', HOTPLUG_NAME)
+        self.monitor.wait_for('DeviceRemoved %s' % HOTPLUG_NAME,
+                              r'\bDeviceRemoved %s\b' % HOTPLUG_NAME)
+        if HOTPLUG_NAME in self.devices():
+            raise DemoError('vdpactl list still has %s after the delete' % HOTPLUG_NAME)
+        out = self.vdpactl('create', CREATE_MGMTDEV, '--max-queue-pairs',
+                           str(CREATE_MAX_QUEUE_PAIRS))
+        m = re.search(r'^Created (\S+) on %s\.$' % re.escape(CREATE_MGMTDEV), out, re.M)
+        if not m:
+            raise DemoError('vdpactl create did not say what it created')
+        net = m.group(1)
+        self.created = [net]
+        self.monitor.wait_for('DeviceAdded %s' % net,
+                              r'\bDeviceAdded %s\b' % re.escape(net))
+        self.vdpactl('show', net)
+        d = json.loads(self.vdpactl('--json=short', 'show', net, show=False))
+        want = {'Type': 'net', 'MaxQueuePairs': CREATE_MAX_QUEUE_PAIRS,
+                'ManagementDevice': CREATE_MGMTDEV}
+        wrong = {k: d.get(k) for k, v in want.items() if d.get(k) != v}
+        if wrong:
+            raise DemoError('vdpactl show %s: %r, not %r' % (net, wrong, want))
+
+        step('A virtio-blk device, made with iproute2: vdpa dev add name %s mgmtdev %s' %
+             (BLK_NAME, BLK_MGMTDEV))
+        self.vdpa('dev', 'add', 'name', BLK_NAME, 'mgmtdev', BLK_MGMTDEV)
+        self.created.append(BLK_NAME)
+        self.monitor.wait_for('DeviceAdded %s' % BLK_NAME, r'\bDeviceAdded %s\b' % BLK_NAME)
+        self.vdpactl('list')
+        d = self.expect_state(BLK_NAME, 'unusable')
+        if d.get('Type') != 'blk':
+            raise DemoError('%s has Type %r, not blk' % (BLK_NAME, d.get('Type')))
+        say('%s is no network device: the service lists it, unusable for libvirt\'s '
+            '<interface>.' % BLK_NAME)
+        stderr = self.vdpactl_refused(5, 'xml', BLK_NAME)
+        if 'blk' not in stderr.replace(BLK_NAME, ''):
+            raise DemoError('vdpactl xml %s was refused without naming its type blk' % BLK_NAME)
+        error = self.bus_error('BuildInterfaceXml', GLib.Variant('(sa{sv})', (BLK_NAME, {})))
+        if error != UNUSABLE_ERROR:
+            raise DemoError('BuildInterfaceXml(%s) failed with %s, not %s' % (BLK_NAME, error,
+                                                                          UNUSABLE_ERROR))
+        say('(the service\'s error: %s)' % error)
+
+        step('Clean up: vdpactl delete %s' % ', '.join(self.created))
+        for name in list(self.created):
+            self.vdpactl('delete', name)
+            self.monitor.wait_for('DeviceRemoved %s' % name, r'\bDeviceRemoved %s\b' %
+                                  re.escape(name))
+            self.created.remove(name)
+        self.vdpa('dev', 'show')
+        left = self.vdpa_json('dev', 'show').get('dev', {})
+        for name in (HOTPLUG_NAME, BLK_NAME, net):
+            if name in left:
+                raise DemoError('vdpa dev show still has %s' % name)
+        for name in (XML_DEVICE, self.claimed['Name']):
+            if name not in left:
+                raise DemoError('vdpa dev show lacks %s' % name)
+
+    def bus_error(self, method, params):
+        """The D-Bus error name METHOD of the service fails with (None
+        if it succeeds)."""
+        try:
+            self.conn.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, method, params, None,
+                                Gio.DBusCallFlags.NONE, 5000, None)
+        except GLib.Error as e:
+            return Gio.DBusError.get_remote_error(e)
+        return None
+
+    def mgmtdevs(self):
+        return {m['Handle']: m for m in json.loads(self.vdpactl('--json=short', 'mgmtdev',
+                                                                show=False))}
+
     def wait_for_ctrl_c(self):
         step('The service is yours')
         say('BUS=%s' % self.address)
@@ -794,6 +1034,7 @@ class Demo:
         say("  busctl --address='%s' get-property %s %s %s Capabilities" % (
             self.address, BUS_NAME, OBJECT_PATH, INTERFACE))
         say("  virsh -c '%s' dumpxml --inactive demo-web" % self.uri)
+        say("  LD_PRELOAD='%s' UMOCKDEV_DIR='%s' vdpa dev show" % (self.sim.preload, self.sysroot))
         say('vdpactl monitor keeps printing here.  Ctrl-C stops everything.')
         self.monitor.go_live()
         while self.daemon.poll() is None:
@@ -863,6 +1104,8 @@ class Demo:
             ('polkitd', self.stop_polkitd, False),
             ('libvirtd', self.stop_libvirtd, False),
             ('dbus-daemon', lambda: stop_process(self.bus), False),
+            # Its threads use the testbed: before it goes.
+            ('the vdpa netlink simulator', lambda: self.sim.stop() if self.sim else None, False),
         ]
         for what, stop, must_exit_0 in steps:
             try:
@@ -965,6 +1208,7 @@ def main():
         demo.start_monitor()
         demo.hotplug()
         demo.release()
+        demo.management_plane()
         ok = True
         if not args.once:
             demo.wait_for_ctrl_c()
