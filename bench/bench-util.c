@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <linux/vdpa.h>
 
 #include "bench.h"
 #include "spawn-util.h"
@@ -654,6 +655,121 @@ void bench_write_activation(VdpaTestBus *bus, const char *name, const char *cons
         g_assert_true(g_key_file_save_to_file(kf, path, &error));
         g_assert_no_error(error);
         reload_bus_config(bus);
+}
+
+/* ---- the netlink simulator ---- */
+
+VdpaSim *bench_sim_start(UMockdevTestbed *tb)
+{
+        g_autoptr(GError) error = NULL;
+        VdpaSim *sim = vdpa_sim_start(tb, &error);
+
+        g_assert_no_error(error);
+        vdpa_sim_reset_counts(sim);
+        return sim;
+}
+
+#define N_KINDS (sizeof(BenchNlCounts) / sizeof(guint))
+
+static void counts_describe(GString *s, const char *label, const BenchNlCounts *c)
+{
+        g_string_append_printf(s, "%s DEV_GET %u dumps + %u doits, DEV_CONFIG_GET %u dumps + %u doits, DEV_NEW %u, "
+                               "DEV_DEL %u, MGMTDEV_GET %u", label, c->dev_dump, c->dev_get, c->config_dump,
+                               c->config_get, c->dev_new, c->dev_del, c->mgmtdev);
+}
+
+void bench_sim_check_range(VdpaSim *sim, const char *phase, const BenchNlCounts *min, const BenchNlCounts *max,
+                           BenchNlCounts *ret)
+{
+        static const guint8 others[] = { VDPA_CMD_MGMTDEV_NEW, VDPA_CMD_DEV_VSTATS_GET };
+        guint dev_dumps = vdpa_sim_count_dumps(sim, VDPA_CMD_DEV_GET);
+        guint cfg_dumps = vdpa_sim_count_dumps(sim, VDPA_CMD_DEV_CONFIG_GET);
+        BenchNlCounts have = {
+                .dev_dump = dev_dumps,
+                .dev_get = vdpa_sim_count(sim, VDPA_CMD_DEV_GET) - dev_dumps,
+                .config_dump = cfg_dumps,
+                .config_get = vdpa_sim_count(sim, VDPA_CMD_DEV_CONFIG_GET) - cfg_dumps,
+                .dev_new = vdpa_sim_count(sim, VDPA_CMD_DEV_NEW),
+                .dev_del = vdpa_sim_count(sim, VDPA_CMD_DEV_DEL),
+                .mgmtdev = vdpa_sim_count(sim, VDPA_CMD_MGMTDEV_GET),
+        };
+        const guint *h = (const guint *) &have, *lo = (const guint *) min, *hi = (const guint *) max;
+        guint other = 0;
+        bool ok = true;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(others); i++)
+                other += vdpa_sim_count(sim, others[i]);
+        for (size_t i = 0; i < N_KINDS; i++)
+                ok = ok && lo[i] <= h[i] && h[i] <= hi[i];
+        if (!ok || other) {
+                g_autoptr(GString) s = g_string_new(NULL);
+
+                counts_describe(s, "the simulator received", &have);
+                g_string_append_printf(s, " and %u other vdpa requests; expected", other);
+                if (memcmp(min, max, sizeof *min) == 0)
+                        counts_describe(s, "", min);
+                else {
+                        counts_describe(s, " at least", min);
+                        counts_describe(s, "; at most", max);
+                }
+                g_error("%s: %s, nothing else", phase, s->str);
+        }
+        if (ret)
+                *ret = have;
+        vdpa_sim_reset_counts(sim);
+}
+
+void bench_sim_check(VdpaSim *sim, const char *phase, const BenchNlCounts *want)
+{
+        bench_sim_check_range(sim, phase, want, want, NULL);
+}
+
+VdpaNetlink *bench_nl_open(void)
+{
+        static GPtrArray *kept;         /* VdpaNetlink*, reachable to the end */
+        VdpaNetlink *nl = NULL;
+        int r = vdpa_netlink_open(5 * G_USEC_PER_SEC, &nl);
+
+        if (r < 0)
+                g_error("bare netlink client: cannot open the vdpa family: %s (is libvdpa-sim-preload.so in "
+                        "LD_PRELOAD?)", g_strerror(-r));
+        if (!kept)
+                kept = g_ptr_array_new();
+        g_ptr_array_add(kept, nl);
+        return nl;
+}
+
+uint64_t bench_nl_time_lookup(VdpaNetlink *nl, const char *name)
+{
+        g_autoptr(VdpaNlDevice) dev = NULL;
+        g_autoptr(VdpaNlConfig) cfg = NULL;
+        uint64_t t0 = bench_now_ns(), dt;
+        int r, rc;
+
+        r = vdpa_netlink_dev_get(nl, name, &dev, NULL);
+        rc = r < 0 ? r : vdpa_netlink_config_get(nl, name, &cfg, NULL);
+        dt = bench_now_ns() - t0;
+        if (r < 0)
+                g_error("bare DEV_GET %s: %s", name, g_strerror(-r));
+        if (rc < 0 && rc != -EAGAIN)
+                g_error("bare DEV_CONFIG_GET %s: %s", name, g_strerror(-rc));
+        g_assert_cmpstr(dev->name, ==, name);
+        return dt;
+}
+
+uint64_t bench_nl_time_dumps(VdpaNetlink *nl, guint expect)
+{
+        g_autoptr(GPtrArray) devs = NULL, cfgs = NULL;
+        uint64_t t0 = bench_now_ns(), dt;
+        int r, rc;
+
+        r = vdpa_netlink_dev_dump(nl, &devs, NULL);
+        rc = r < 0 ? r : vdpa_netlink_config_dump(nl, &cfgs, NULL);
+        dt = bench_now_ns() - t0;
+        if (r < 0 || rc < 0)
+                g_error("bare DEV_GET / DEV_CONFIG_GET dump: %s", g_strerror(-(r < 0 ? r : rc)));
+        g_assert_cmpuint(devs->len, ==, expect);
+        return dt;
 }
 
 /* ---- sd-bus client ---- */

@@ -16,6 +16,7 @@ static const struct {
         { "hotplug",    bench_figure_hotplug },
         { "claim",      bench_figure_claim },
         { "activation", bench_figure_activation },
+        { "create",     bench_figure_create },
         { "rss",        bench_figure_rss },
         { "summary",    bench_figure_summary },
 };

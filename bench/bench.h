@@ -19,6 +19,8 @@
 #include <umockdev.h>
 
 #include "harness.h"
+#include "vdpa-netlink.h"
+#include "vdpa-sim.h"
 
 /* ---- time and samples ---- */
 
@@ -128,6 +130,46 @@ gsize bench_reply_body_size(VdpaTestBus *bus, const char *dest, const char *meth
 /* How many samples: VDPA_BENCH_SCALE (default 1.0) times BASE, at least MIN. */
 guint bench_iterations(guint base, guint min);
 
+/* ---- the kernel's vdpa netlink family: the simulator (tests/vdpa-sim.h) ---- */
+
+/* vdpa_sim_start() on the built host TB, asserting success; the daemons
+ * started afterwards and this process's bare client (bench_nl_open())
+ * reach it through libvdpa-sim-preload.so (bench/meson.build preloads it
+ * everywhere; without a simulator it passes to the kernel, which has no
+ * vdpa family here: the "netlink absent" variant).  vdpa_sim_stop() before
+ * the testbed is freed. */
+VdpaSim *bench_sim_start(UMockdevTestbed *tb);
+
+/* vdpa requests the simulator received since the last check, by kind. */
+typedef struct BenchNlCounts {
+        guint dev_dump, dev_get;            /* VDPA_CMD_DEV_GET dumps, doits */
+        guint config_dump, config_get;      /* VDPA_CMD_DEV_CONFIG_GET */
+        guint dev_new, dev_del, mgmtdev;    /* DEV_NEW, DEV_DEL, MGMTDEV_GET (any) */
+} BenchNlCounts;
+
+/* Asserts that the simulator received exactly WANT since the last check
+ * (or reset) -- every vdpa command, nothing else -- naming PHASE and every
+ * count when not; then resets the counters. */
+void bench_sim_check(VdpaSim *sim, const char *phase, const BenchNlCounts *want);
+/* The same with bounds: MIN <= count <= MAX for every kind.  HAVE (may be
+ * NULL) receives the counts. */
+void bench_sim_check_range(VdpaSim *sim, const char *phase, const BenchNlCounts *min, const BenchNlCounts *max,
+                           BenchNlCounts *have);
+
+/* A bare client of the family (daemon/vdpa-netlink.c, the daemon's own),
+ * in this process: the netlink part of the floors.  Owned by bench-util.c
+ * and never closed: closing it would leave libvdpa-sim-preload.so taking
+ * the fd number for a netlink socket (umockdev's close() wrapper reaches
+ * libc without passing the preload's), and the next file to get the
+ * number would be written with send(). */
+VdpaNetlink *bench_nl_open(void);
+/* One DEV_GET doit and one DEV_CONFIG_GET doit of NAME, as the daemon asks
+ * them for a new device (CONFIG_GET may answer EAGAIN: not negotiated). */
+uint64_t bench_nl_time_lookup(VdpaNetlink *nl, const char *name);
+/* One DEV_GET dump and one DEV_CONFIG_GET dump, as at the daemon's
+ * start-up; asserts EXPECT devices in the first. */
+uint64_t bench_nl_time_dumps(VdpaNetlink *nl, guint expect);
+
 /* ---- the peer a user would otherwise pick: a sysfs scan ---- */
 
 typedef struct BenchScanDevice {
@@ -151,4 +193,5 @@ int bench_figure_hotplug(int argc, char **argv);
 int bench_figure_claim(int argc, char **argv);
 int bench_figure_activation(int argc, char **argv);
 int bench_figure_rss(int argc, char **argv);
+int bench_figure_create(int argc, char **argv);
 int bench_figure_summary(int argc, char **argv);
