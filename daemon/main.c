@@ -72,6 +72,9 @@ typedef struct Context {
         Broker *broker;
         Provision *provision;
         Manager *manager;
+        /* Device name -> number of its netlink lookups queued or running:
+         * the "bind" right behind an "add" needs no lookup of its own. */
+        GHashTable *lookups;
         char *state_dir;
         char *config_path;
         bool config_must_exist;
@@ -313,6 +316,14 @@ static void on_uevent_lookup_done(void *job, void *userdata) {
         UeventJob *j = job;
         Context *c = j->c;
 
+        if (j->lookup) {
+                guint n = GPOINTER_TO_UINT(g_hash_table_lookup(c->lookups, j->name));
+
+                if (n > 1)
+                        g_hash_table_insert(c->lookups, g_strdup(j->name), GUINT_TO_POINTER(n - 1));
+                else
+                        g_hash_table_remove(c->lookups, j->name);
+        }
         if (j->lookup && j->nldev) {
                 _cleanup_(vdpa_kernel_info_clear) VdpaKernelInfo k = {};
 
@@ -341,8 +352,15 @@ static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
         j->c = c;
         j->dev = udev_device_ref(dev);
         j->name = g_strdup(name);
-        j->lookup = !streq_ptr(action, "remove") &&
-                    (streq_ptr(action, "add") || !inventory_lookup(c->inventory, name));
+        /* An "add" is a new device: always asked about.  Another event for a
+         * device the inventory does not know yet is asked about only when
+         * no lookup for it is on its way already. */
+        j->lookup = streq_ptr(action, "add") ||
+                    (!streq_ptr(action, "remove") && !inventory_lookup(c->inventory, name) &&
+                     !g_hash_table_contains(c->lookups, name));
+        if (j->lookup)
+                g_hash_table_insert(c->lookups, g_strdup(name),
+                                    GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(c->lookups, name)) + 1));
         netlink_worker_submit(c->nl_worker, j, run_uevent_lookup, on_uevent_lookup_done,
                               (GDestroyNotify) uevent_job_free, NULL);
 }
@@ -538,6 +556,7 @@ static void context_clear(Context *c) {
         g_clear_pointer(&c->nl_worker, netlink_worker_free);
         g_clear_pointer(&c->worker, libvirt_worker_free);
         g_clear_pointer(&c->provision, provision_free);
+        g_clear_pointer(&c->lookups, g_hash_table_unref);
         g_clear_pointer(&c->broker, broker_free);
         g_clear_pointer(&c->claims, claims_free);
         g_clear_pointer(&c->monitor, udev_monitor_source_free);
@@ -661,6 +680,7 @@ static int setup_inventory(const Options *o, Context *c) {
                 return log_error_errno(ENOMEM, "Failed to create udev context");
 
         c->inventory = inventory_new(c->config, on_inventory_event, c);
+        c->lookups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
         r = setup_netlink(c);
         if (r < 0)

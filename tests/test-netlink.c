@@ -231,6 +231,7 @@ static void test_create_delete(Fixture *f, gconstpointer data) {
 
         start_daemon(f, NULL);
         before = kernel_devices();
+        vdpa_sim_reset_counts(f->sim);
 
         reply = create_device(f, "pci/0000:04:00.5", "vdpa9",
                               g_variant_new_parsed("{'mac': <'00:11:22:33:44:55'>, 'max_queue_pairs': <@q 4>}"),
@@ -243,6 +244,11 @@ static void test_create_delete(Fixture *f, gconstpointer data) {
          * DeviceAdded came first. */
         drain_signals();
         g_assert_nonnull(vdpa_test_recorder_find_device(f->rec, "DeviceAdded", "vdpa9"));
+        /* One DEV_NEW, and one DEV_GET for the new device: its "add" asked,
+         * the "bind" right behind it did not ask again. */
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 1);
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_GET), ==, 1);
+        g_assert_cmpuint(vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET), ==, 0);
         d = get_device(f, "vdpa9");
         g_assert_cmpstr(dict_str(d, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
         g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
@@ -404,6 +410,7 @@ static void test_no_capability(Fixture *f, gconstpointer data) {
         vdpa_test_bus_set_daemon_bounding_set(f->bus, "-all");
         start_daemon(f, NULL);
         before = kernel_devices();
+        vdpa_sim_reset_counts(f->sim);
 
         reply = create_device(f, "pci/0000:04:00.5", "vdpa9", NULL, &error);
         vdpa_test_assert_error_name(error, "org.freedesktop.DBus.Error.AccessDenied");
