@@ -634,6 +634,13 @@ static int setup_signals(Context *c) {
         sigset_t mask;
         int r;
 
+        /* libvirt writes to its socket without MSG_NOSIGNAL: a libvirtd
+         * that dies under a call would otherwise kill us with SIGPIPE
+         * (systemd ignores it for services; bus activation and a shell do
+         * not).  Before any thread exists, so that all inherit it. */
+        if (sigaction(SIGPIPE, &(struct sigaction) { .sa_handler = SIG_IGN }, NULL) < 0)
+                return log_error_errno(errno, "Failed to ignore SIGPIPE: %m");
+
         sigemptyset(&mask);
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
                 sigaddset(&mask, sigs[i]);
@@ -839,6 +846,10 @@ static int run(int argc, char *argv[]) {
         (void) sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        /* exit-on-disconnect ends the loop without a word otherwise; it
+         * is a clean exit (status 0): activation starts a fresh daemon. */
+        if (sd_bus_is_open(c.bus) <= 0)
+                log_info("The bus connection is gone, exiting");
         return 0;
 }
 

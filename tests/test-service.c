@@ -1084,6 +1084,27 @@ static void test_exit_on_bus_disconnect(Fixture *f, gconstpointer data) {
         g_assert_cmpint(vdpa_test_daemon_wait_exit(f->bus, 5000), ==, 0);
 }
 
+/* libvirt writes to its socket without MSG_NOSIGNAL, so a libvirtd that
+ * dies under a call raises SIGPIPE in the daemon (seen under valgrind,
+ * where it killed the daemon mid-Claim).  It must be ignored. */
+static void test_sigpipe_ignored(Fixture *f, gconstpointer data) {
+        GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
+
+        g_assert_cmpint(kill(pid, SIGPIPE), ==, 0);
+        /* Two round trips: the signal is delivered before the daemon's
+         * main thread handles the first call. */
+        for (int i = 0; i < 2; i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) reply = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+
+                g_assert_no_error(error);
+                g_assert_nonnull(reply);
+        }
+        g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
+        g_assert_true(vdpa_test_pid_alive(pid));
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 static void test_help_version(void) {
         const char *daemon = g_getenv("VDPA_MANAGERD");
         g_autofree char *out = NULL;
@@ -1297,6 +1318,7 @@ int main(int argc, char *argv[]) {
         ADD("/service/build-xml/hostile", test_build_xml_hostile);
         ADD("/service/lifecycle/activation", test_activation);
         ADD("/service/lifecycle/exit-on-bus-disconnect", test_exit_on_bus_disconnect);
+        ADD("/service/lifecycle/sigpipe-ignored", test_sigpipe_ignored);
         ADD("/service/introspection", test_introspection);
         ADD("/service/provision/unsupported", test_provision_unsupported);
         g_test_add_func("/service/lifecycle/help-version", test_help_version);
