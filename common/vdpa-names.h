@@ -50,6 +50,10 @@
 #define VDPA_KEY_DEVICE_MAC        "DeviceMac"         /* s */
 #define VDPA_KEY_MTU               "Mtu"               /* q */
 #define VDPA_KEY_MAX_QUEUE_PAIRS   "MaxQueuePairs"     /* q */
+/* DESIGN.md §8, §9 */
+#define VDPA_KEY_PROVISIONED       "Provisioned"       /* b */
+#define VDPA_KEY_REPRESENTOR       "Representor"       /* s */
+#define VDPA_KEY_PF_NETDEV         "PfNetdev"          /* s */
 
 /* Values of Type */
 #define VDPA_TYPE_NET     "net"
@@ -68,6 +72,15 @@
 #define VDPA_MGMT_KEY_PHYSICAL_FUNCTION "PhysicalFunction"  /* s */
 #define VDPA_MGMT_KEY_NUMA_NODE         "NumaNode"          /* i */
 #define VDPA_MGMT_KEY_PROVISION_ERROR   "ProvisionError"    /* s */
+#define VDPA_MGMT_KEY_PROVISION_RULE    "ProvisionRule"     /* s */
+
+/* Entries of the ProvisionRules property (a [Provision NAME] group each). */
+#define VDPA_RULE_KEY_NAME              "Name"              /* s */
+#define VDPA_RULE_KEY_MANAGEMENT_DEVICE "ManagementDevice"  /* s, the glob */
+#define VDPA_RULE_KEY_MAX_QUEUE_PAIRS   "MaxQueuePairs"     /* q, 0 unset */
+#define VDPA_RULE_KEY_MTU               "Mtu"               /* q, 0 unset */
+#define VDPA_RULE_KEY_MAC               "Mac"               /* s, "auto" or "" */
+#define VDPA_RULE_KEY_NAME_PATTERN      "NamePattern"       /* s */
 
 /* Values of State */
 #define VDPA_STATE_AVAILABLE "available"

@@ -12,6 +12,11 @@
 #define GROUP_DEVICES   "Devices"
 #define GROUP_MIGRATION "Migration"
 #define GROUP_ALLOW     "Allow"
+#define GROUP_PROVISION "Provision"
+#define DEFAULT_NAME_PATTERN "vdpa%n"
+/* A device name: the kernel sets no limit, sysfs wants no '/', and the
+ * daemon's CreateDevice takes at most 64 characters. */
+#define NAME_MAX_LEN 64
 
 G_DEFINE_QUARK(vdpa-config-error-quark, vdpa_config_error)
 
@@ -31,6 +36,29 @@ static void allow_rule_free(VdpaAllowRule *r) {
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaAllowRule, allow_rule_free)
 
+static void provision_rule_free(VdpaProvisionRule *r) {
+        if (!r)
+                return;
+        g_free(r->name);
+        g_free(r->mgmtdev);
+        g_free(r->name_pattern);
+        g_free(r);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaProvisionRule, provision_rule_free)
+
+bool vdpa_provision_rule_matches(const VdpaProvisionRule *rule, const char *handle) {
+        return rule && handle && fnmatch(rule->mgmtdev, handle, 0) == 0;
+}
+
+char *vdpa_provision_rule_format_name(const VdpaProvisionRule *rule, unsigned n) {
+        const char *pattern = rule->name_pattern ? rule->name_pattern : DEFAULT_NAME_PATTERN;
+        const char *at = strstr(pattern, "%n");
+
+        /* Validated at load: exactly one "%n". */
+        g_return_val_if_fail(at, NULL);
+        return g_strdup_printf("%.*s%u%s", (int) (at - pattern), pattern, n, at + 2);
+}
+
 VdpaConfig *vdpa_config_new_default(void) {
         VdpaConfig *c = g_new0(VdpaConfig, 1);
 
@@ -38,6 +66,7 @@ VdpaConfig *vdpa_config_new_default(void) {
         c->libvirt_uri = g_strdup(VDPA_DEFAULT_LIBVIRT_URI);
         c->allow_virtual = false;
         c->rules = g_ptr_array_new_with_free_func((GDestroyNotify) allow_rule_free);
+        c->provision = g_ptr_array_new_with_free_func((GDestroyNotify) provision_rule_free);
         c->live_migration = VDPA_MIGRATION_POLICY_BLOCK;
         return c;
 }
@@ -49,6 +78,8 @@ void vdpa_config_free(VdpaConfig *c) {
         g_free(c->libvirt_uri);
         if (c->rules)
                 g_ptr_array_unref(c->rules);
+        if (c->provision)
+                g_ptr_array_unref(c->provision);
         g_free(c);
 }
 
@@ -389,6 +420,7 @@ typedef enum {
         GLOB_HEX,                 /* Vendor, Product */
         GLOB_PCI_ADDRESS,         /* Address, PhysicalFunction */
         GLOB_NAME,                /* Name */
+        GLOB_HANDLE,              /* [Provision] ManagementDevice */
 } GlobKind;
 
 static bool glob_char_ok(GlobKind kind, gunichar c) {
@@ -399,6 +431,8 @@ static bool glob_char_ok(GlobKind kind, gunichar c) {
                 return c < 0x80 && (g_ascii_isxdigit((char) c) || c == ':' || c == '.');
         case GLOB_NAME:
                 return g_unichar_isprint(c);
+        case GLOB_HANDLE:
+                return c < 0x80 && (g_ascii_isalnum((char) c) || strchr("/:._-", (int) c));
         }
         g_assert_not_reached();
 }
@@ -411,6 +445,8 @@ static const char *glob_kind_describe(GlobKind kind) {
                 return "hexadecimal digits, ':' and '.'";
         case GLOB_NAME:
                 return "printable characters";
+        case GLOB_HANDLE:
+                return "letters, digits and / : . _ -";
         }
         g_assert_not_reached();
 }
@@ -759,6 +795,116 @@ static bool parse_allow(const ParseContext *ctx, const char *group, const char *
         return true;
 }
 
+/* "Provision NAME" → NAME, as allow_group_name(). */
+static char *provision_group_name(const char *group) {
+        if (!g_str_has_prefix(group, GROUP_PROVISION))
+                return NULL;
+
+        const char *rest = group + strlen(GROUP_PROVISION);
+        if (rest[0] != '\0' && !g_ascii_isspace(rest[0]))
+                return NULL;
+
+        return g_strstrip(g_strdup(rest));
+}
+
+static bool parse_u16(const ParseContext *ctx, const char *group, const char *key, unsigned min, unsigned max,
+                      uint16_t *ret, GError **error) {
+        g_autofree char *v = NULL;
+        guint64 n;
+
+        if (!g_key_file_has_key(ctx->kf, group, key, NULL))
+                return true;
+        if (!get_string(ctx, group, key, &v, error))
+                return false;
+        g_strstrip(v);
+        if (!g_ascii_string_to_unsigned(v, 10, min, max, &n, NULL)) {
+                g_autofree char *shown = printable(v);
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, key,
+                                    "invalid value '%s' (expected a number from %u to %u)", shown, min, max);
+        }
+        *ret = (uint16_t) n;
+        return true;
+}
+
+/* Name=: printable, no '/', exactly one %n (the index), short enough. */
+static bool parse_name_pattern(const ParseContext *ctx, const char *group, char **ret, GError **error) {
+        g_autofree char *v = NULL;
+        const char *at;
+
+        if (!g_key_file_has_key(ctx->kf, group, "Name", NULL))
+                return true;
+        if (!get_string(ctx, group, "Name", &v, error))
+                return false;
+        g_autofree char *shown = printable(v);
+        at = strstr(v, "%n");
+        if (!at || strstr(at + 2, "%n"))
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",
+                                    "invalid pattern '%s': it needs exactly one %%n (the index), e.g. vdpa-%%n",
+                                    shown);
+        for (const char *p = v; *p; p++) {
+                if (p == at || p == at + 1)
+                        continue;
+                if (*p == '/' || *p == '%' || !g_ascii_isgraph(*p))
+                        return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",
+                                            "invalid pattern '%s': only printable ASCII without '/', spaces "
+                                            "or another '%%'", shown);
+        }
+        if (strlen(v) - 2 + 5 > NAME_MAX_LEN)
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",
+                                    "invalid pattern '%s': names would be longer than %d characters",
+                                    shown, NAME_MAX_LEN);
+        *ret = TAKE_PTR(v);
+        return true;
+}
+
+static bool parse_provision(const ParseContext *ctx, const char *group, const char *name,
+                            VdpaConfig *c, GError **error) {
+        static const char *const keys[] = { "ManagementDevice", "MaxQueuePairs", "Mtu", "Mac", "Name", NULL };
+        g_autoptr(VdpaProvisionRule) r = NULL;
+        g_autofree char *mac = NULL;
+
+        if (name[0] == '\0')
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, NULL,
+                                    "rule without a name (write [Provision NAME])");
+        for (guint i = 0; i < c->provision->len; i++) {
+                const VdpaProvisionRule *o = g_ptr_array_index(c->provision, i);
+                if (streq_ptr(o->name, name))
+                        return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, NULL,
+                                            "a provisioning rule named '%s' is already defined", name);
+        }
+        if (!check_keys(ctx, group, keys, error))
+                return false;
+        if (!g_key_file_has_key(ctx->kf, group, "ManagementDevice", NULL))
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "ManagementDevice",
+                                    "missing: a provisioning rule needs the management devices it applies to "
+                                    "(a glob over handles, e.g. pci/0000:04:00.*)");
+
+        r = g_new0(VdpaProvisionRule, 1);
+        r->name = g_strdup(name);
+        r->line = line_of(&ctx->scan, group, NULL);
+        if (!parse_rule_glob(ctx, group, "ManagementDevice", GLOB_HANDLE, &r->mgmtdev, error) ||
+            !parse_u16(ctx, group, "MaxQueuePairs", 1, G_MAXUINT16, &r->max_queue_pairs, error) ||
+            !parse_u16(ctx, group, "Mtu", 68, G_MAXUINT16, &r->mtu, error) ||
+            !parse_name_pattern(ctx, group, &r->name_pattern, error))
+                return false;
+        if (g_key_file_has_key(ctx->kf, group, "Mac", NULL)) {
+                if (!get_string(ctx, group, "Mac", &mac, error))
+                        return false;
+                g_strstrip(mac);
+                if (!streq_ptr(mac, "auto")) {
+                        g_autofree char *shown = printable(mac);
+                        return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Mac",
+                                            "invalid value '%s' (expected auto, or leave the key out for the "
+                                            "driver's MAC)", shown);
+                }
+                r->mac_auto = true;
+        }
+        if (!r->name_pattern)
+                r->name_pattern = g_strdup(DEFAULT_NAME_PATTERN);
+        g_ptr_array_add(c->provision, TAKE_PTR(r));
+        return true;
+}
+
 static bool parse_group(const ParseContext *ctx, const char *group, VdpaConfig *c, GError **error) {
         static const char *const known[] = { GROUP_LIBVIRT, GROUP_DEVICES, GROUP_MIGRATION, NULL };
         g_autofree char *rule = NULL;
@@ -774,16 +920,22 @@ static bool parse_group(const ParseContext *ctx, const char *group, VdpaConfig *
         rule = allow_group_name(group);
         if (rule)
                 return parse_allow(ctx, group, rule, c, error);
+        rule = provision_group_name(group);
+        if (rule)
+                return parse_provision(ctx, group, rule, c, error);
 
         s = suggest(group, known);
         if (!s && g_ascii_strncasecmp(group, GROUP_ALLOW, strlen(GROUP_ALLOW)) == 0)
                 s = "Allow NAME";
+        if (!s && g_ascii_strncasecmp(group, GROUP_PROVISION, strlen(GROUP_PROVISION)) == 0)
+                s = "Provision NAME";
         if (s)
                 return config_error(ctx, error, VDPA_CONFIG_ERROR_UNKNOWN_GROUP, group, NULL,
                                     "unknown group (did you mean [%s]?)", s);
 
         return config_error(ctx, error, VDPA_CONFIG_ERROR_UNKNOWN_GROUP, group, NULL,
-                            "unknown group (known groups: [Libvirt], [Devices], [Allow NAME], [Migration])");
+                            "unknown group (known groups: [Libvirt], [Devices], [Allow NAME], [Provision NAME], "
+                            "[Migration])");
 }
 
 /* ------------------------------------------------------------------ */

@@ -23,11 +23,28 @@ typedef struct VdpaAllowRule {
         char *device_name;        /* the Name= key */
 } VdpaAllowRule;
 
+/* One [Provision NAME] group (DESIGN.md §8). */
+typedef struct VdpaProvisionRule {
+        char *name;               /* the NAME of [Provision NAME] */
+        char *mgmtdev;            /* ManagementDevice=: glob over handles */
+        uint16_t max_queue_pairs; /* 0: not given */
+        uint16_t mtu;             /* 0: not given */
+        bool mac_auto;            /* Mac=auto */
+        char *name_pattern;       /* Name=, "vdpa%n" by default */
+        unsigned line;            /* of the group header, for messages */
+} VdpaProvisionRule;
+
+/* Does RULE's ManagementDevice glob match HANDLE ("pci/0000:04:00.2")? */
+bool vdpa_provision_rule_matches(const VdpaProvisionRule *rule, const char *handle);
+/* The device name PATTERN gives for index N ("vdpa-%n" -> "vdpa-3"). */
+char *vdpa_provision_rule_format_name(const VdpaProvisionRule *rule, unsigned n);
+
 typedef struct VdpaConfig {
         char *path;               /* file it was read from, NULL for built-in defaults */
         char *libvirt_uri;
         bool allow_virtual;
         GPtrArray *rules;         /* VdpaAllowRule*, file order */
+        GPtrArray *provision;     /* VdpaProvisionRule*, file order */
         VdpaMigrationPolicy live_migration;
 } VdpaConfig;
 

@@ -34,6 +34,8 @@ void vdpa_hardware_clear(VdpaHardware *hw) {
         g_clear_pointer(&hw->parent_device, g_free);
         g_clear_pointer(&hw->physical_function, g_free);
         g_clear_pointer(&hw->address, g_free);
+        g_clear_pointer(&hw->representor, g_free);
+        g_clear_pointer(&hw->pf_netdev, g_free);
         memset(hw, 0, sizeof *hw);
         hw->numa_node = -1;
 }
@@ -47,6 +49,8 @@ void vdpa_hardware_copy(VdpaHardware *dst, const VdpaHardware *src) {
         dst->parent_device = g_strdup(src->parent_device);
         dst->physical_function = g_strdup(src->physical_function);
         dst->address = g_strdup(src->address);
+        dst->representor = g_strdup(src->representor);
+        dst->pf_netdev = g_strdup(src->pf_netdev);
 }
 
 bool vdpa_hardware_equal(const VdpaHardware *a, const VdpaHardware *b) {
@@ -60,7 +64,9 @@ bool vdpa_hardware_equal(const VdpaHardware *a, const VdpaHardware *b) {
                 g_strcmp0(a->address, b->address) == 0 &&
                 a->vendor_id == b->vendor_id &&
                 a->product_id == b->product_id &&
-                a->numa_node == b->numa_node;
+                a->numa_node == b->numa_node &&
+                g_strcmp0(a->representor, b->representor) == 0 &&
+                g_strcmp0(a->pf_netdev, b->pf_netdev) == 0;
 }
 
 void vdpa_kernel_info_clear(VdpaKernelInfo *k) {
@@ -136,6 +142,7 @@ VdpaDevice *vdpa_device_dup(const VdpaDevice *d) {
         vdpa_kernel_info_copy(&n->kernel, &d->kernel);
         vdpa_usage_copy(&n->usage, &d->usage);
         n->allowed = d->allowed;
+        n->provisioned = d->provisioned;
         n->state = d->state;
         return n;
 }
@@ -145,6 +152,7 @@ bool vdpa_device_equal(const VdpaDevice *a, const VdpaDevice *b) {
                 vdpa_kernel_info_equal(&a->kernel, &b->kernel) &&
                 vdpa_usage_equal(&a->usage, &b->usage) &&
                 a->allowed == b->allowed &&
+                a->provisioned == b->provisioned &&
                 a->state == b->state;
 }
 

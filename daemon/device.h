@@ -34,6 +34,9 @@ typedef struct VdpaHardware {
         uint16_t vendor_id;       /* of the nearest PCI device */
         uint16_t product_id;
         int32_t numa_node;        /* -1 unknown */
+        /* OVS hardware offload (DESIGN.md §9), from class net; "" unknown */
+        char *representor;        /* "enp4s0f0npf0vf2" */
+        char *pf_netdev;          /* "enp4s0f0np0" */
 } VdpaHardware;
 
 /* What the kernel's vdpa netlink family tells about a device (DESIGN.md
@@ -65,6 +68,7 @@ typedef struct VdpaDevice {
         VdpaKernelInfo kernel;
         VdpaUsage usage;
         bool allowed;             /* by configuration */
+        bool provisioned;         /* created under a [Provision] rule (§8) */
         VdpaDeviceState state;    /* derived: see vdpa_device_derive_state() */
 } VdpaDevice;
 

@@ -24,6 +24,7 @@ struct Inventory {
         GHashTable *usage;              /* chardev -> VdpaDomainRef*, may be NULL */
         GHashTable *claims;             /* name -> VdpaUsage* of this service's claims */
         GHashTable *kernel;             /* name -> VdpaKernelInfo* from netlink */
+        GHashTable *provisioned;        /* names created under a [Provision] rule */
         GHashTable *parents;            /* parent directory -> ParentEntry* */
 
         /* Devices per state, kept current by apply(), so that counting
@@ -335,6 +336,7 @@ static void derive(Inventory *inv, VdpaDevice *d) {
                 d->usage.mac = g_strdup("");
         }
         d->usage.claimed = claim != NULL;
+        d->provisioned = g_hash_table_contains(inv->provisioned, d->hw.name);
         d->allowed = vdpa_config_device_allowed(inv->config, &d->hw);
         d->state = vdpa_device_derive_state(d);
 }
@@ -372,6 +374,7 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
                                        (GDestroyNotify) vdpa_device_free);
         inv->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, claim_usage_free);
         inv->kernel = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kernel_info_free);
+        inv->provisioned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         inv->parents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) parent_entry_free);
         if (!config)
                 config = inv->owned_config = vdpa_config_new_default();
@@ -388,6 +391,7 @@ void inventory_free(Inventory *inv) {
         g_clear_pointer(&inv->usage, g_hash_table_unref);
         g_clear_pointer(&inv->claims, g_hash_table_unref);
         g_clear_pointer(&inv->kernel, g_hash_table_unref);
+        g_clear_pointer(&inv->provisioned, g_hash_table_unref);
         g_clear_pointer(&inv->parents, g_hash_table_unref);
         vdpa_config_free(inv->owned_config);
         g_free(inv);
@@ -701,6 +705,17 @@ void inventory_set_kernel_info(Inventory *inv, const char *name, const VdpaKerne
         rederive_one(inv, name);
 }
 
+void inventory_set_provisioned(Inventory *inv, const char *name, bool provisioned) {
+        g_return_if_fail(inv);
+        g_return_if_fail(name);
+
+        if (provisioned)
+                g_hash_table_add(inv->provisioned, g_strdup(name));
+        else
+                g_hash_table_remove(inv->provisioned, name);
+        rederive_one(inv, name);
+}
+
 void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
         GHashTableIter i;
         gpointer k, v;
@@ -714,4 +729,11 @@ void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
                         g_hash_table_replace(inv->kernel, g_strdup(k), kernel_info_dup(v));
         }
         rederive_all(inv);
+}
+
+/* Placeholder until representors are read (issue 14, item 3). */
+int inventory_handle_net_uevent(Inventory *inv, struct udev_device *dev) {
+        g_return_val_if_fail(inv, -EINVAL);
+        g_return_val_if_fail(dev, -EINVAL);
+        return 0;
 }

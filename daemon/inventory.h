@@ -68,6 +68,15 @@ void inventory_set_kernel_info(Inventory *inv, const char *name, const VdpaKerne
  * NULL: nothing known).  Devices whose facts changed are reported. */
 void inventory_replace_kernel_info(Inventory *inv, GHashTable *table);
 
+/* Device NAME was created under a [Provision] rule (DESIGN.md §8): its
+ * Provisioned key.  Like a claim it may be known before the device. */
+void inventory_set_provisioned(Inventory *inv, const char *name, bool provisioned);
+
+/* Apply one uevent of subsystem "net": a PF netdev or a representor came,
+ * went or was renamed (DESIGN.md §9).  Devices whose Representor or
+ * PfNetdev changed are reported. */
+int inventory_handle_net_uevent(Inventory *inv, struct udev_device *dev);
+
 /* Swap in a new configuration; reports devices whose state changes. */
 void inventory_set_config(Inventory *inv, const VdpaConfig *config);
 

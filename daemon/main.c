@@ -26,6 +26,7 @@
 #include "libvirt-worker.h"
 #include "netlink-worker.h"
 #include "provision.h"
+#include "provision-rules.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -71,6 +72,7 @@ typedef struct Context {
         Claims *claims;
         Broker *broker;
         Provision *provision;
+        ProvisionRules *rules;
         Manager *manager;
         /* Device name -> number of its netlink lookups queued or running:
          * the "bind" right behind an "add" needs no lookup of its own. */
@@ -338,11 +340,35 @@ static void on_uevent_lookup_done(void *job, void *userdata) {
         uevent_job_free(j);
 }
 
+/* vdpa: the devices.  net: PF netdevs and representors (§9).  pci and
+ * auxiliary: management devices appear with their functions (§8). */
+static const char *const monitored_subsystems[] = { "vdpa", "net", "pci", "auxiliary", NULL };
+
+/* A PCI function or an auxiliary device (an SF, mlx5's vnet) came, went or
+ * bound: a management device may have come with it (DESIGN.md §8). */
+static void on_parent_uevent(Context *c, struct udev_device *dev) {
+        if (c->rules)
+                provision_rules_parent_event(c->rules, udev_device_get_action(dev), udev_device_get_syspath(dev));
+}
+
 static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
         Context *c = userdata;
+        const char *subsystem = udev_device_get_subsystem(dev);
         const char *action = udev_device_get_action(dev);
         const char *name = udev_device_get_sysname(dev);
         UeventJob *j;
+
+        if (streq_ptr(subsystem, "net")) {
+                int r = inventory_handle_net_uevent(c->inventory, dev);
+
+                if (r < 0)
+                        log_debug_errno(r, "Ignoring net uevent for %s: %m", strempty(name));
+                return;
+        }
+        if (streq_ptr(subsystem, "pci") || streq_ptr(subsystem, "auxiliary")) {
+                on_parent_uevent(c, dev);
+                return;
+        }
 
         if (!netlink_worker_has_family(c->nl_worker) || !name) {
                 apply_uevent(c, dev);
@@ -555,6 +581,7 @@ static void context_clear(Context *c) {
          * late result must not land on freed state. */
         g_clear_pointer(&c->nl_worker, netlink_worker_free);
         g_clear_pointer(&c->worker, libvirt_worker_free);
+        g_clear_pointer(&c->rules, provision_rules_free);
         g_clear_pointer(&c->provision, provision_free);
         g_clear_pointer(&c->lookups, g_hash_table_unref);
         g_clear_pointer(&c->broker, broker_free);
@@ -695,7 +722,8 @@ static int setup_inventory(const Options *o, Context *c) {
 
         /* Monitor before enumerating, so that nothing happening in between
          * is lost: a queued event for a known device is only a no-op. */
-        r = udev_monitor_source_new(c->event, c->udev, o->uevent_rcvbuf, on_uevent, on_overflow, c, &c->monitor);
+        r = udev_monitor_source_new(c->event, c->udev, o->uevent_rcvbuf, monitored_subsystems, on_uevent, on_overflow,
+                                    c, &c->monitor);
         if (r < 0)
                 return r;
 
@@ -749,6 +777,17 @@ static int setup_claims(const Options *o, Context *c) {
                 .worker = c->nl_worker,
                 .timeout_usec = CREATE_APPEAR_TIMEOUT_USEC,
         });
+        g_autoptr(GError) rules_error = NULL;
+        r = provision_rules_new(&(ProvisionRulesParams) {
+                        .event = c->event,
+                        .inventory = c->inventory,
+                        .provision = c->provision,
+                        .worker = c->nl_worker,
+                        .state_dir = c->state_dir,
+                        .config = c->config,
+                }, &c->rules, &rules_error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the provisioning records: %s", rules_error->message);
         log_info("%u claim(s) recorded in %s", claims_count(c->claims), claims_get_path(c->claims));
         return 0;
 }

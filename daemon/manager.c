@@ -80,7 +80,10 @@ int manager_append_device(sd_bus_message *m, const VdpaDevice *d) {
             (r = append_entry(m, VDPA_KEY_MAX_QUEUE_SIZE, 'q', &d->kernel.max_queue_size)) < 0 ||
             (r = append_str(m, VDPA_KEY_DEVICE_MAC, d->kernel.mac)) < 0 ||
             (r = append_entry(m, VDPA_KEY_MTU, 'q', &d->kernel.mtu)) < 0 ||
-            (r = append_entry(m, VDPA_KEY_MAX_QUEUE_PAIRS, 'q', &d->kernel.max_queue_pairs)) < 0)
+            (r = append_entry(m, VDPA_KEY_MAX_QUEUE_PAIRS, 'q', &d->kernel.max_queue_pairs)) < 0 ||
+            (r = sd_bus_message_append(m, "{sv}", VDPA_KEY_PROVISIONED, "b", d->provisioned)) < 0 ||
+            (r = append_str(m, VDPA_KEY_REPRESENTOR, d->hw.representor)) < 0 ||
+            (r = append_str(m, VDPA_KEY_PF_NETDEV, d->hw.pf_netdev)) < 0)
                 return r;
 
         return sd_bus_message_close_container(m);
@@ -303,6 +306,44 @@ static int property_get_capabilities(sd_bus *bus, const char *path, const char *
                                      "AvailableDevices", "u", (uint32_t) inventory_count_state(m->inventory, VDPA_DEVICE_AVAILABLE));
 }
 
+static int append_provision_rule(sd_bus_message *reply, const VdpaProvisionRule *r) {
+        return sd_bus_message_append(reply, "a{sv}", 6,
+                                     VDPA_RULE_KEY_NAME, "s", r->name,
+                                     VDPA_RULE_KEY_MANAGEMENT_DEVICE, "s", r->mgmtdev,
+                                     VDPA_RULE_KEY_MAX_QUEUE_PAIRS, "q", r->max_queue_pairs,
+                                     VDPA_RULE_KEY_MTU, "q", r->mtu,
+                                     VDPA_RULE_KEY_MAC, "s", r->mac_auto ? "auto" : "",
+                                     VDPA_RULE_KEY_NAME_PATTERN, "s", r->name_pattern);
+}
+
+static int property_get_provision_rules(sd_bus *bus, const char *path, const char *interface,
+                                        const char *property, sd_bus_message *reply, void *userdata,
+                                        sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (guint i = 0; r >= 0 && i < m->config->provision->len; i++)
+                r = append_provision_rule(reply, g_ptr_array_index(m->config->provision, i));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static bool provision_rules_equal(const GPtrArray *a, const GPtrArray *b) {
+        if (a->len != b->len)
+                return false;
+        for (guint i = 0; i < a->len; i++) {
+                const VdpaProvisionRule *x = g_ptr_array_index(a, i), *y = g_ptr_array_index(b, i);
+
+                if (g_strcmp0(x->name, y->name) != 0 || g_strcmp0(x->mgmtdev, y->mgmtdev) != 0 ||
+                    x->max_queue_pairs != y->max_queue_pairs || x->mtu != y->mtu ||
+                    x->mac_auto != y->mac_auto || g_strcmp0(x->name_pattern, y->name_pattern) != 0)
+                        return false;
+        }
+        return true;
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
 
@@ -311,6 +352,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("LiveMigration", "s", property_get_live_migration, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LibvirtConnected", "b", property_get_libvirt_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Capabilities", "a{sv}", property_get_capabilities, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProvisionRules", "aa{sv}", property_get_provision_rules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* Changes with every call: read, never announced. */
         SD_BUS_PROPERTY("OperationsInFlight", "u", property_get_operations_in_flight, 0, 0),
 
@@ -400,14 +442,20 @@ void manager_device_event(Manager *m, InventoryEvent ev, const VdpaDevice *dev) 
 
 void manager_set_config(Manager *m, const VdpaConfig *config) {
         bool policy_changed = m->config->live_migration != config->live_migration;
+        bool rules_changed = !provision_rules_equal(m->config->provision, config->provision);
         int r;
 
         m->config = config;
-        if (!policy_changed)
-                return;
-        r = sd_bus_emit_properties_changed(m->bus, VDPA_OBJECT_PATH, VDPA_INTERFACE, "LiveMigration", NULL);
-        if (r < 0)
-                log_warning_errno(r, "Failed to emit PropertiesChanged(LiveMigration): %m");
+        if (policy_changed) {
+                r = sd_bus_emit_properties_changed(m->bus, VDPA_OBJECT_PATH, VDPA_INTERFACE, "LiveMigration", NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to emit PropertiesChanged(LiveMigration): %m");
+        }
+        if (rules_changed) {
+                r = sd_bus_emit_properties_changed(m->bus, VDPA_OBJECT_PATH, VDPA_INTERFACE, "ProvisionRules", NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to emit PropertiesChanged(ProvisionRules): %m");
+        }
 }
 
 void manager_set_libvirt_state(Manager *m, const ManagerLibvirtState *s) {

@@ -78,9 +78,10 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-int udev_monitor_source_new(sd_event *event, struct udev *udev, int rcvbuf,
+int udev_monitor_source_new(sd_event *event, struct udev *udev, int rcvbuf, const char *const *subsystems,
                             UdevMonitorEventFunc on_event, UdevMonitorOverflowFunc on_overflow,
                             void *userdata, UdevMonitor **ret) {
+        static const char *const vdpa_only[] = { "vdpa", NULL };
         _cleanup_(udev_monitor_source_freep) UdevMonitor *m = NULL;
         int fd, r;
 
@@ -103,9 +104,13 @@ int udev_monitor_source_new(sd_event *event, struct udev *udev, int rcvbuf,
         if (!m->monitor)
                 return log_error_errno(errno ?: ENOMEM, "Failed to create udev monitor: %m");
 
-        r = udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "vdpa", NULL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to filter udev monitor on subsystem vdpa: %m");
+        /* Filtered in the kernel's socket filter: other subsystems never
+         * wake us. */
+        for (const char *const *sub = subsystems ?: vdpa_only; *sub; sub++) {
+                r = udev_monitor_filter_add_match_subsystem_devtype(m->monitor, *sub, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to filter udev monitor on subsystem %s: %m", *sub);
+        }
 
         /* Falls back to what SO_RCVBUF allows without CAP_NET_ADMIN;
          * check_rcvbuf() below tells what we really got. */

@@ -4,7 +4,7 @@
 #include <libudev.h>
 #include <systemd/sd-event.h>
 
-/* A libudev monitor for subsystem "vdpa" on the sd-event loop. */
+/* A libudev monitor for some subsystems ("vdpa" by default) on the sd-event loop. */
 
 typedef struct UdevMonitor UdevMonitor;
 
@@ -18,7 +18,7 @@ typedef void (*UdevMonitorOverflowFunc)(UdevMonitor *m, void *userdata);
 /* RCVBUF: requested receive buffer size (0 for UDEV_MONITOR_RCVBUF_SIZE);
  * tests force a small one to provoke ENOBUFS.  Logs the size the kernel
  * actually granted when it is smaller. */
-int udev_monitor_source_new(sd_event *event, struct udev *udev, int rcvbuf,
+int udev_monitor_source_new(sd_event *event, struct udev *udev, int rcvbuf, const char *const *subsystems,
                             UdevMonitorEventFunc on_event, UdevMonitorOverflowFunc on_overflow,
                             void *userdata, UdevMonitor **ret);
 void udev_monitor_source_free(UdevMonitor *m);

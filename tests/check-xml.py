@@ -67,6 +67,8 @@ PROPERTIES = {
     "LiveMigration": ("s", "read", None),
     "LibvirtConnected": ("b", "read", None),
     "Capabilities": ("a{sv}", "read", None),
+    # DESIGN.md §8 leaves the rules' listing open; vdpactl provision status.
+    "ProvisionRules": ("aa{sv}", "read", None),
     # Not in DESIGN.md: what tests and monitoring wait on (README, NEWS).
     "OperationsInFlight": ("u", "read", "false"),
 }
@@ -202,6 +204,7 @@ def check_introspection(path, names_h):
     wanted = {
         "device dictionary key": header_values(names_h, "VDPA_KEY_"),
         "management device key": header_values(names_h, "VDPA_MGMT_KEY_"),
+        "provision rule key": header_values(names_h, "VDPA_RULE_KEY_"),
         "device type": [v for v in header_values(names_h, "VDPA_TYPE_") if v],
         "option key": header_values(names_h, "VDPA_OPT_"),
         "error": header_values(names_h, "VDPA_ERROR_") + GENERIC_ERRORS,

@@ -129,7 +129,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
 
 static void start_monitor(Fixture *f, int rcvbuf) {
         g_assert_cmpint(sd_event_new(&f->loop), >=, 0);
-        g_assert_cmpint(udev_monitor_source_new(f->loop, f->udev, rcvbuf, on_uevent, on_overflow, f, &f->monitor), ==, 0);
+        g_assert_cmpint(udev_monitor_source_new(f->loop, f->udev, rcvbuf, NULL, on_uevent, on_overflow, f, &f->monitor), ==, 0);
         g_assert_nonnull(f->monitor);
 }
 
@@ -916,7 +916,7 @@ static void test_overflow(void) {
         udev = udev_new();
         g_assert_nonnull(udev);
         g_assert_cmpint(sd_event_new(&loop), >=, 0);
-        g_assert_cmpint(udev_monitor_source_new(loop, udev, 4096, count_event, count_overflow, &c, &m), ==, 0);
+        g_assert_cmpint(udev_monitor_source_new(loop, udev, 4096, NULL, count_event, count_overflow, &c, &m), ==, 0);
 
         fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
         g_assert_cmpint(fd, >=, 0);

@@ -60,6 +60,7 @@ static const char *const dict_keys[] = {
         VDPA_KEY_DOMAIN, VDPA_KEY_DOMAIN_UUID, VDPA_KEY_MAC, VDPA_KEY_CLAIMED_BY,
         VDPA_KEY_TYPE, VDPA_KEY_MANAGEMENT_DEVICE, VDPA_KEY_MAX_QUEUES, VDPA_KEY_MAX_QUEUE_SIZE,
         VDPA_KEY_DEVICE_MAC, VDPA_KEY_MTU, VDPA_KEY_MAX_QUEUE_PAIRS,
+        VDPA_KEY_PROVISIONED, VDPA_KEY_REPRESENTOR, VDPA_KEY_PF_NETDEV,
 };
 
 static char *node_uri(void) {
@@ -1233,7 +1234,7 @@ static void test_introspection(Fixture *f, gconstpointer data) {
         }
         for (guint m = 0; fi->properties[m]; m++)
                 g_assert_nonnull(g_dbus_interface_info_lookup_property(li, fi->properties[m]->name));
-        g_assert_cmpuint(n, ==, 6);
+        g_assert_cmpuint(n, ==, 7);
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
