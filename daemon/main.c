@@ -270,6 +270,8 @@ static void on_inventory_event(Inventory *inv, InventoryEvent ev, const VdpaDevi
         manager_device_event(c->manager, ev, dev);
         if (c->provision)
                 provision_device_event(c->provision, ev, dev);
+        if (c->rules)
+                provision_rules_device_event(c->rules, ev, dev);
         notify_status(c);
 }
 
@@ -649,11 +651,16 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         inventory_set_config(c->inventory, c->config);
         broker_set_config(c->broker, c->config);
         manager_set_config(c->manager, c->config);
+        provision_rules_set_config(c->rules, c->config);
         vdpa_config_free(old);
 
         log_info("Reloaded %s", c->config_path);
         (void) sd_notify(false, "READY=1");
         return 0;
+}
+
+static void describe_mgmtdev(const char *handle, const char **rule, const char **error, void *userdata) {
+        provision_rules_describe(userdata, handle, rule, error);
 }
 
 static int setup_signals(Context *c) {
@@ -788,6 +795,7 @@ static int setup_claims(const Options *o, Context *c) {
                 }, &c->rules, &rules_error);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the provisioning records: %s", rules_error->message);
+        provision_set_describe(c->provision, describe_mgmtdev, c->rules);
         log_info("%u claim(s) recorded in %s", claims_count(c->claims), claims_get_path(c->claims));
         return 0;
 }
@@ -814,6 +822,7 @@ static int setup_bus(const Options *o, Context *c) {
                                 .inventory = c->inventory,
                                 .broker = c->broker,
                                 .provision = c->provision,
+                                .rules = c->rules,
                                 .config = c->config,
                                 .kernel_vdpa = access("/sys/bus/vdpa", F_OK) == 0,
                                 .vdpa_netlink = netlink_worker_has_family(c->nl_worker),
@@ -876,6 +885,9 @@ static int run(int argc, char *argv[]) {
          * delay the name or the first answer.  Roll-backs of unfinished
          * claims were queued first, so the scan sees their outcome. */
         request_scan(&c);
+        /* The inventory is complete and the bus can tell: provisioning may
+         * start (its devices are announced like any other). */
+        provision_rules_start(c.rules);
 
         (void) sd_notify(false, "READY=1");
         notify_status(&c);

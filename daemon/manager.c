@@ -25,6 +25,7 @@ struct Manager {
         Inventory *inventory;
         Broker *broker;
         Provision *provision;
+        ProvisionRules *rules;
         const VdpaConfig *config;
         bool kernel_vdpa;
         bool vdpa_netlink;
@@ -279,7 +280,8 @@ static int property_get_operations_in_flight(sd_bus *bus, const char *path, cons
         Manager *m = userdata;
 
         return sd_bus_message_append(reply, "u", (uint32_t) (broker_count_operations(m->broker) +
-                                                              provision_count_operations(m->provision)));
+                                                              provision_count_operations(m->provision) +
+                                                              provision_rules_count_operations(m->rules)));
 }
 
 static char *format_version(unsigned long v) {
@@ -529,6 +531,7 @@ int manager_new(const ManagerParams *p, Manager **ret) {
         m->inventory = p->inventory;
         m->broker = p->broker;
         m->provision = p->provision;
+        m->rules = p->rules;
         m->config = p->config;
         m->kernel_vdpa = p->kernel_vdpa;
         m->vdpa_netlink = p->vdpa_netlink;

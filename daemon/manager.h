@@ -8,6 +8,7 @@
 #include "config.h"
 #include "inventory.h"
 #include "provision.h"
+#include "provision-rules.h"
 
 /* The org.vdpa.Manager D-Bus object.  Only the main thread calls into it;
  * lower modules report to main.c, which forwards here. */
@@ -25,6 +26,7 @@ typedef struct ManagerParams {
         Inventory *inventory;         /* borrowed, like the rest: must outlive the manager */
         Broker *broker;
         Provision *provision;
+        ProvisionRules *rules;
         const VdpaConfig *config;
         bool kernel_vdpa;             /* /sys/bus/vdpa exists */
         bool vdpa_netlink;            /* the kernel's vdpa netlink family answered */

@@ -54,5 +54,6 @@ void provision_rules_device_event(ProvisionRules *r, InventoryEvent ev, const Vd
  * the last provisioning error on it ("" none).  Never NULL. */
 void provision_rules_describe(ProvisionRules *r, const char *handle, const char **rule, const char **error);
 
-/* Passes and creations in flight, for OperationsInFlight. */
+/* A pass asked for or in flight (1) or not (0), for OperationsInFlight;
+ * the creations are counted by provision_count_operations(). */
 unsigned provision_rules_count_operations(const ProvisionRules *r);

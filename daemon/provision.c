@@ -49,6 +49,9 @@ struct Provision {
         GHashTable *created;          /* device name -> Created* */
         guint polkit_inflight;
         GQueue polkit_waiting;
+
+        ProvisionDescribeFunc describe;
+        void *describe_userdata;
 };
 
 typedef struct ProvOp {
@@ -68,6 +71,10 @@ typedef struct ProvOp {
         char *mgmtdev;
         char *name;
         VdpaOptions opts;
+
+        /* provision_create(): no bus message, the answer goes here. */
+        ProvisionCreateDone done;
+        void *done_userdata;
 
         /* Worker results. */
         int r;
@@ -125,7 +132,7 @@ static ProvOp *op_new(Provision *p, ProvKind kind, sd_bus_message *msg) {
 
         op->p = p;
         op->kind = kind;
-        op->msg = sd_bus_message_ref(msg);
+        op->msg = msg ? sd_bus_message_ref(msg) : NULL;
         vdpa_options_init(&op->opts);
         g_hash_table_add(p->ops, op);
         return op;
@@ -137,6 +144,11 @@ static void op_reply_error(ProvOp *op, const sd_bus_error *e) {
         if (op->replied)
                 return;
         op->replied = true;
+        if (!op->msg) {
+                if (op->done)
+                        op->done(op->name, e, op->done_userdata);
+                return;
+        }
         r = sd_bus_reply_method_error(op->msg, e);
         if (r < 0)
                 log_debug_errno(r, "Cannot answer %s: %m", sd_bus_message_get_member(op->msg));
@@ -327,13 +339,30 @@ static void run_dev_del(VdpaNetlink *nl, void *job) {
         op->r = nl ? vdpa_netlink_dev_del(nl, op->name, &op->extack) : -ENOENT;
 }
 
-static void remember_created(ProvOp *op) {
+void provision_remember_created(Provision *p, const char *name, const char *mac, uint16_t mtu,
+                                uint16_t max_queue_pairs) {
         Created *c = g_new0(Created, 1);
+        const VdpaDevice *d;
 
-        c->mac = g_strdup(op->opts.iface.mac ? op->opts.iface.mac : "");
-        c->mtu = op->opts.mtu;
-        c->max_queue_pairs = op->opts.max_queue_pairs;
-        g_hash_table_replace(op->p->created, g_strdup(op->name), c);
+        c->mac = g_strdup(strempty(mac));
+        c->mtu = mtu;
+        c->max_queue_pairs = max_queue_pairs;
+        g_hash_table_replace(p->created, g_strdup(name), c);
+
+        /* Facts the kernel gave already are completed now. */
+        d = inventory_lookup(p->inventory, name);
+        if (d) {
+                _cleanup_(vdpa_kernel_info_clear) VdpaKernelInfo k = {};
+
+                vdpa_kernel_info_copy(&k, &d->kernel);
+                provision_fill_created(p, name, &k);
+                if (!vdpa_kernel_info_equal(&k, &d->kernel))
+                        inventory_set_kernel_info(p->inventory, name, &k);
+        }
+}
+
+static void remember_created(ProvOp *op) {
+        provision_remember_created(op->p, op->name, op->opts.iface.mac, op->opts.mtu, op->opts.max_queue_pairs);
 }
 
 static void reply_created(ProvOp *op) {
@@ -342,6 +371,11 @@ static void reply_created(ProvOp *op) {
         if (op->replied)
                 return;
         op->replied = true;
+        if (!op->msg) {
+                if (op->done)
+                        op->done(op->name, NULL, op->done_userdata);
+                return;
+        }
         r = sd_bus_reply_method_return(op->msg, "s", op->name);
         if (r < 0)
                 log_debug_errno(r, "Cannot answer CreateDevice: %m");
@@ -409,6 +443,22 @@ static void create_authorized(ProvOp *op) {
         op->held = true;
         op->in_worker = true;
         netlink_worker_submit(op->p->worker, op, run_dev_new, on_dev_new_done, (GDestroyNotify) op_free, NULL);
+}
+
+/* The rules engine's way in: CreateDevice without the bus and polkit (the
+ * configuration is the authority), same name hold, DEV_NEW, wait for the
+ * inventory and roll-back on timeout. */
+void provision_create(Provision *p, const ProvisionCreateParams *cp, ProvisionCreateDone done, void *userdata) {
+        ProvOp *op = op_new(p, PROV_CREATE, NULL);
+
+        op->mgmtdev = g_strdup(cp->mgmtdev);
+        op->name = g_strdup(cp->name);
+        op->opts.iface.mac = cp->mac && cp->mac[0] ? g_strdup(cp->mac) : NULL;
+        op->opts.mtu = cp->mtu;
+        op->opts.max_queue_pairs = cp->max_queue_pairs;
+        op->done = done;
+        op->done_userdata = userdata;
+        create_authorized(op);
 }
 
 /* ---------------------------------------------------------------- delete */
@@ -706,8 +756,12 @@ static int append_mgmtdev(Provision *p, sd_bus_message *reply, const VdpaNlMgmtd
         g_auto(GStrv) classes = vdpa_kernel_classes_to_strv(m->supported_classes);
         g_autoptr(GPtrArray) names = g_ptr_array_new();
         DevicesOn c = { .handle = handle, .names = names };
+        const char *prov_rule = "", *prov_error = "";
         MgmtParent parent;
         int r;
+
+        if (p->describe)
+                p->describe(handle, &prov_rule, &prov_error, p->describe_userdata);
 
         inventory_foreach(p->inventory, collect_devices_on, &c);
         g_ptr_array_add(names, NULL);
@@ -750,7 +804,9 @@ static int append_mgmtdev(Provision *p, sd_bus_message *reply, const VdpaNlMgmtd
                                           VDPA_MGMT_KEY_PARENT_KIND, "s", parent.kind,
                                           VDPA_MGMT_KEY_PHYSICAL_FUNCTION, "s", parent.physical_function,
                                           VDPA_MGMT_KEY_NUMA_NODE, "i", parent.numa_node,
-                                          VDPA_MGMT_KEY_PROVISION_ERROR, "s", "");
+                                          VDPA_MGMT_KEY_PROVISION_ERROR, "s", prov_error);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", VDPA_MGMT_KEY_PROVISION_RULE, "s", prov_rule);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         g_free(parent.physical_function);
@@ -817,6 +873,11 @@ void provision_fill_created(Provision *p, const char *name, VdpaKernelInfo *k) {
                 k->mtu = c->mtu;
         if (!k->max_queue_pairs)
                 k->max_queue_pairs = c->max_queue_pairs;
+}
+
+void provision_set_describe(Provision *p, ProvisionDescribeFunc f, void *userdata) {
+        p->describe = f;
+        p->describe_userdata = userdata;
 }
 
 unsigned provision_count_operations(const Provision *p) {

@@ -47,6 +47,32 @@ unsigned provision_count_operations(const Provision *p);
  * tell (yet): DeviceMac, Mtu, MaxQueuePairs. */
 void provision_fill_created(Provision *p, const char *name, VdpaKernelInfo *k);
 
+/* Create a device as CreateDevice does, for the configuration's rules
+ * (provision-rules.c): no polkit, the same name hold, DEV_NEW, the wait
+ * for the inventory's ADDED and the roll-back when it never comes.  DONE
+ * gets ERROR NULL once the device is in the inventory, else the error a
+ * CreateDevice would have answered; called exactly once (already from
+ * within provision_create() when the name is busy). */
+typedef struct ProvisionCreateParams {
+        const char *mgmtdev;
+        const char *name;
+        const char *mac;              /* NULL or "": the driver's */
+        uint16_t mtu;                 /* 0: not sent */
+        uint16_t max_queue_pairs;     /* 0: not sent */
+} ProvisionCreateParams;
+typedef void (*ProvisionCreateDone)(const char *name, const sd_bus_error *error, void *userdata);
+void provision_create(Provision *p, const ProvisionCreateParams *cp, ProvisionCreateDone done, void *userdata);
+
+/* What ManagementDevices() shows as ProvisionRule and ProvisionError of
+ * HANDLE (both never NULL). */
+typedef void (*ProvisionDescribeFunc)(const char *handle, const char **rule, const char **error, void *userdata);
+void provision_set_describe(Provision *p, ProvisionDescribeFunc f, void *userdata);
+
+/* What a device was created with, known from elsewhere (the rules'
+ * records after a restart): as if this service had just created it. */
+void provision_remember_created(Provision *p, const char *name, const char *mac, uint16_t mtu,
+                                uint16_t max_queue_pairs);
+
 int provision_method_management_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int provision_method_create_device(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int provision_method_delete_device(sd_bus_message *msg, void *userdata, sd_bus_error *error);
