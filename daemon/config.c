@@ -875,8 +875,10 @@ static bool parse_provision(const ParseContext *ctx, const char *group, const ch
         if (!check_keys(ctx, group, keys, error))
                 return false;
         if (!g_key_file_has_key(ctx->kf, group, "ManagementDevice", NULL))
-                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "ManagementDevice",
-                                    "missing: a provisioning rule needs the management devices it applies to "
+                /* No line of its own: the group's line is named. */
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, NULL,
+                                    "key ManagementDevice missing: a provisioning rule needs the management "
+                                    "devices it applies to "
                                     "(a glob over handles, e.g. pci/0000:04:00.*)");
 
         r = g_new0(VdpaProvisionRule, 1);

@@ -585,7 +585,88 @@ static const BadCase bad_cases[] = {
           VDPA_CONFIG_ERROR_PARSE, 2, { "Invalid group name" } },
         { "unclosed-group", "[Libvirt]\nUri=qemu:///system\n[Devices\n",
           VDPA_CONFIG_ERROR_PARSE, 3, { NULL } },
+        /* [Provision NAME] (DESIGN.md §8) */
+        { "provision-no-mgmtdev", "[Provision cx6]\nMtu=9000\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 1, { "[Provision cx6]", "ManagementDevice missing" } },
+        { "provision-no-name", "[Provision]\nManagementDevice=pci/*\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 1, { "[Provision]", "without a name" } },
+        { "provision-same-name", "[Provision a]\nManagementDevice=pci/*\n[Provision  a]\nManagementDevice=x\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision  a]", "already defined" } },
+        { "provision-unknown-key", "[Provision a]\nManagementDevice=pci/*\nmtu=1500\n",
+          VDPA_CONFIG_ERROR_UNKNOWN_KEY, 3, { "[Provision a] mtu", "did you mean 'Mtu'" } },
+        { "provision-group-case", "[provision a]\nManagementDevice=pci/*\n",
+          VDPA_CONFIG_ERROR_UNKNOWN_GROUP, 1, { "[provision a]", "Provision NAME" } },
+        { "provision-bad-glob", "[Provision a]\nManagementDevice=pci/0000:04:00.[2-7\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 2, { "[Provision a] ManagementDevice", "unbalanced '['" } },
+        { "provision-glob-blank", "[Provision a]\nManagementDevice=pci/0000:04 00.*\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 2, { "[Provision a] ManagementDevice", "' '" } },
+        { "provision-mtu-low", "[Provision a]\nManagementDevice=pci/*\nMtu=67\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Mtu", "'67'", "68 to 65535" } },
+        { "provision-mtu-word", "[Provision a]\nManagementDevice=pci/*\nMtu=jumbo\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Mtu", "'jumbo'" } },
+        { "provision-vqp-zero", "[Provision a]\nManagementDevice=pci/*\n\nMaxQueuePairs=0\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 4, { "[Provision a] MaxQueuePairs", "1 to 65535" } },
+        { "provision-vqp-big", "[Provision a]\nManagementDevice=pci/*\nMaxQueuePairs=65536\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] MaxQueuePairs", "'65536'" } },
+        { "provision-mac-value", "[Provision a]\nManagementDevice=pci/*\nMac=00:11:22:33:44:55\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Mac", "expected auto" } },
+        { "provision-name-no-index", "[Provision a]\nManagementDevice=pci/*\nName=vdpa\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Name", "exactly one %n" } },
+        { "provision-name-two-index", "[Provision a]\nManagementDevice=pci/*\nName=v%n-%n\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Name", "exactly one %n" } },
+        { "provision-name-slash", "[Provision a]\nManagementDevice=pci/*\nName=a/%n\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Name", "without '/'" } },
+        { "provision-name-long", "[Provision a]\nManagementDevice=pci/*\n"
+          "Name=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa%n\n",
+          VDPA_CONFIG_ERROR_INVALID_VALUE, 3, { "[Provision a] Name", "longer than 64" } },
 };
+
+/* A full [Provision] group, its defaults, matching and naming. */
+static void test_provision(void) {
+        static const char text[] =
+                "[Provision port0]\n"
+                "ManagementDevice=pci/0000:04:00.[2-7]\n"
+                "MaxQueuePairs=4\n"
+                "Mtu=9000\n"
+                "Mac=auto\n"
+                "Name=p0-%n\n"
+                "\n"
+                "[Provision sfs]\n"
+                "ManagementDevice=auxiliary/mlx5_core.sf.*\n";
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VdpaConfig) c = vdpa_config_load_from_data(text, strlen(text), TEST_PATH, &error);
+        const VdpaProvisionRule *a, *b;
+        g_autofree char *n1 = NULL, *n2 = NULL;
+
+        g_assert_no_error(error);
+        g_assert_nonnull(c);
+        g_assert_cmpuint(c->provision->len, ==, 2);
+        a = g_ptr_array_index(c->provision, 0);
+        b = g_ptr_array_index(c->provision, 1);
+        g_assert_cmpstr(a->name, ==, "port0");
+        g_assert_cmpstr(a->mgmtdev, ==, "pci/0000:04:00.[2-7]");
+        g_assert_cmpuint(a->max_queue_pairs, ==, 4);
+        g_assert_cmpuint(a->mtu, ==, 9000);
+        g_assert_true(a->mac_auto);
+        g_assert_cmpuint(a->line, ==, 1);
+        g_assert_cmpstr(b->name, ==, "sfs");
+        g_assert_cmpuint(b->max_queue_pairs, ==, 0);
+        g_assert_cmpuint(b->mtu, ==, 0);
+        g_assert_false(b->mac_auto);
+        g_assert_cmpstr(b->name_pattern, ==, "vdpa%n");
+        g_assert_cmpuint(b->line, ==, 8);
+
+        g_assert_true(vdpa_provision_rule_matches(a, "pci/0000:04:00.2"));
+        g_assert_true(vdpa_provision_rule_matches(a, "pci/0000:04:00.7"));
+        g_assert_false(vdpa_provision_rule_matches(a, "pci/0000:04:00.1"));
+        g_assert_false(vdpa_provision_rule_matches(a, "auxiliary/mlx5_core.sf.4"));
+        g_assert_true(vdpa_provision_rule_matches(b, "auxiliary/mlx5_core.sf.4"));
+        g_assert_false(vdpa_provision_rule_matches(b, "vdpasim_net"));
+        n1 = vdpa_provision_rule_format_name(a, 12);
+        n2 = vdpa_provision_rule_format_name(b, 0);
+        g_assert_cmpstr(n1, ==, "p0-12");
+        g_assert_cmpstr(n2, ==, "vdpa0");
+}
 
 static void test_bad(gconstpointer data) {
         const BadCase *b = data;
@@ -637,6 +718,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/config/match/and", test_match_and);
         g_test_add_func("/config/match/hex-normalisation", test_hex_normalisation);
         g_test_add_func("/config/rule-names", test_rule_names);
+        g_test_add_func("/config/provision", test_provision);
 
         for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
                 g_autofree char *name = g_strdup_printf("/config/bad/%s", bad_cases[i].id);
