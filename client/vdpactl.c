@@ -9,6 +9,7 @@
  * InvalidArgs message otherwise.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <locale.h>
 #include <pwd.h>
@@ -156,6 +157,7 @@ static int exit_code_for_error(const char *name) {
                 { VDPA_ERROR_NOT_SUPPORTED, EXIT_NOT_SUPPORTED },
                 { DBUS_ERROR_PREFIX "NotSupported", EXIT_NOT_SUPPORTED },
                 { DBUS_ERROR_PREFIX "UnknownMethod", EXIT_NOT_SUPPORTED },
+                { DBUS_ERROR_PREFIX "UnknownProperty", EXIT_NOT_SUPPORTED },
         };
 
         for (size_t i = 0; name && i < G_N_ELEMENTS(table); i++)
@@ -164,11 +166,12 @@ static int exit_code_for_error(const char *name) {
         return EXIT_FAIL;
 }
 
-/* The service lacks the method (an older vdpa-managerd), as opposed to
+/* The service lacks the method or property (an older vdpa-managerd), as opposed to
  * the service's own NotSupported about the kernel. */
 static bool is_missing_method(const char *name) {
         return name && (g_str_equal(name, DBUS_ERROR_PREFIX "NotSupported") ||
-                        g_str_equal(name, DBUS_ERROR_PREFIX "UnknownMethod"));
+                        g_str_equal(name, DBUS_ERROR_PREFIX "UnknownMethod") ||
+                        g_str_equal(name, DBUS_ERROR_PREFIX "UnknownProperty"));
 }
 
 /* Prints "vdpactl: MESSAGE" (the service's own words, without GDBus's
@@ -377,6 +380,21 @@ static void add_netlink_fields(Fields *f, GVariant *d) {
                 fields_addf(f, "Max queue pairs", NULL, "%" G_GINT64_FORMAT, v);
 }
 
+/* Declarative provisioning (§8) and OVS offload (§9), when the service
+ * tells (an older one has none of these keys).  "" is "unknown or none",
+ * shown as "none" like an empty Driver or Char device. */
+static void add_provision_fields(Fields *f, GVariant *d) {
+        gboolean provisioned;
+        const char *s;
+
+        if (g_variant_lookup(d, VDPA_KEY_PF_NETDEV, "&s", &s))
+                fields_add(f, "PF netdev", s[0] ? s : "none", NULL);
+        if (g_variant_lookup(d, VDPA_KEY_REPRESENTOR, "&s", &s))
+                fields_add(f, "Representor", s[0] ? s : "none", NULL);
+        if (g_variant_lookup(d, VDPA_KEY_PROVISIONED, "b", &provisioned))
+                fields_add(f, "Provisioned", provisioned ? "yes" : "no", NULL);
+}
+
 static void print_device(GVariant *d) {
         g_autoptr(Fields) f = fields_new();
         const char *state = dict_str(d, VDPA_KEY_STATE);
@@ -410,6 +428,7 @@ static void print_device(GVariant *d) {
         else
                 fields_add(f, "NUMA node", "unknown", NULL);
         add_netlink_fields(f, d);
+        add_provision_fields(f, d);
         fields_add(f, "Sysfs path", dict_str(d, VDPA_KEY_SYSFS_PATH), NULL);
         if (domain[0]) {
                 if (uuid[0])
@@ -696,6 +715,250 @@ static int verb_delete(Ctx *c, int argc, char **argv) {
                 print_named_strings(c, (const char *const[]) { "device", argv[0], NULL });
         else
                 printf("Deleted %s.\n", argv[0]);
+        return EXIT_OK;
+}
+
+/* --- provision: declarative provisioning (DESIGN.md §8) --- */
+
+/* `provision` alone is `provision status`. */
+static int check_provision(const Args *a, int argc, char **argv) {
+        if (argc == 1 && !g_str_equal(argv[0], "status")) {
+                g_autofree char *shown = output_printable(argv[0]);
+                return usage_error("unknown 'provision' command '%s'; 'provision status' shows the rules "
+                                   "and what they provisioned", shown);
+        }
+        return -1;
+}
+
+/* Property NAME of the service, unwrapped; a value of another type than
+ * TYPE is the service's bug, reported as such. */
+static GVariant *get_property(Ctx *c, const char *name, const char *type, GError **error) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) v = NULL;
+
+        reply = g_dbus_connection_call_sync(c->bus, VDPA_BUS_NAME, VDPA_OBJECT_PATH,
+                                            "org.freedesktop.DBus.Properties", "Get",
+                                            g_variant_new("(ss)", VDPA_INTERFACE, name),
+                                            G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+        if (!reply)
+                return NULL;
+        g_variant_get(reply, "(v)", &v);
+        if (!g_variant_is_of_type(v, G_VARIANT_TYPE(type))) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                            "property %s has type %s, expected %s", name, g_variant_get_type_string(v), type);
+                return NULL;
+        }
+        return g_steal_pointer(&v);
+}
+
+/* The child array of a reply of type "(aa{sv})" of METHOD, or NULL with
+ * the exit code in *CODE (the error reported). */
+static GVariant *call_list(Ctx *c, const char *method, int *code) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+
+        reply = call(c, method, NULL, "(aa{sv})", G_DBUS_CALL_FLAGS_NONE, -1, &error);
+        if (!reply) {
+                *code = report_error(error, method);
+                return NULL;
+        }
+        return g_variant_get_child_value(reply, 0);
+}
+
+/* Names of the devices the service created under a rule (Provisioned). */
+static GHashTable *provisioned_set(GVariant *devices) {
+        GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        GVariantIter it;
+        GVariant *d;
+
+        g_variant_iter_init(&it, devices);
+        while ((d = g_variant_iter_next_value(&it))) {
+                gboolean provisioned = FALSE;
+
+                if (g_variant_lookup(d, VDPA_KEY_PROVISIONED, "b", &provisioned) && provisioned)
+                        g_hash_table_add(set, g_strdup(dict_str(d, VDPA_KEY_NAME)));
+                g_variant_unref(d);
+        }
+        return set;
+}
+
+/* The handles of MGMTDEVS that RULE's glob matches, matched as the
+ * service matches them (fnmatch(3), no flags): "no match" is the case
+ * the service warns about.  A handle matched by an earlier rule as well
+ * is still listed; its ProvisionRule tells which rule applies. */
+static GPtrArray *rule_matches(GVariant *rule, GVariant *mgmtdevs) {
+        GPtrArray *handles = g_ptr_array_new_with_free_func(g_free);
+        const char *glob = dict_str(rule, VDPA_RULE_KEY_MANAGEMENT_DEVICE);
+        GVariantIter it;
+        GVariant *m;
+
+        g_variant_iter_init(&it, mgmtdevs);
+        while ((m = g_variant_iter_next_value(&it))) {
+                const char *handle = dict_str(m, VDPA_MGMT_KEY_HANDLE);
+
+                if (glob[0] && fnmatch(glob, handle, 0) == 0)
+                        g_ptr_array_add(handles, g_strdup(handle));
+                g_variant_unref(m);
+        }
+        return handles;
+}
+
+/* The devices on management device M that were made under a rule. */
+static GPtrArray *mgmtdev_provisioned(GVariant *m, GHashTable *provisioned) {
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+        g_autofree const char **devs = NULL;
+
+        if (g_variant_lookup(m, VDPA_MGMT_KEY_DEVICES, "^a&s", &devs))
+                for (size_t i = 0; devs[i]; i++)
+                        if (g_hash_table_contains(provisioned, devs[i]))
+                                g_ptr_array_add(names, g_strdup(devs[i]));
+        return names;
+}
+
+static JsonNode *json_string_array(GPtrArray *strings) {
+        g_autoptr(JsonArray) a = json_array_new();
+        JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+
+        for (guint i = 0; i < strings->len; i++)
+                json_array_add_string_element(a, g_ptr_array_index(strings, i));
+        json_node_set_array(n, a);
+        return n;
+}
+
+/* --json: {"rules": [...], "management_devices": [...]}, the service's
+ * dictionaries as they are, each with vdpactl's own lower-case member:
+ * "matches" (handles the glob matches) and "provisioned" (its devices
+ * made under a rule). */
+static void print_provision_json(Ctx *c, GVariant *rules, GVariant *mgmtdevs, GHashTable *provisioned) {
+        g_autoptr(JsonObject) root = json_object_new();
+        g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
+        g_autoptr(JsonArray) jr = json_array_new();
+        g_autoptr(JsonArray) jm = json_array_new();
+        GVariantIter it;
+        GVariant *v;
+
+        g_variant_iter_init(&it, rules);
+        while ((v = g_variant_iter_next_value(&it))) {
+                g_autoptr(GPtrArray) matches = rule_matches(v, mgmtdevs);
+                JsonNode *o = output_json_from_variant(v);
+
+                json_object_set_member(json_node_get_object(o), "matches", json_string_array(matches));
+                json_array_add_element(jr, o);
+                g_variant_unref(v);
+        }
+        g_variant_iter_init(&it, mgmtdevs);
+        while ((v = g_variant_iter_next_value(&it))) {
+                g_autoptr(GPtrArray) names = mgmtdev_provisioned(v, provisioned);
+                JsonNode *o = output_json_from_variant(v);
+
+                json_object_set_member(json_node_get_object(o), "provisioned", json_string_array(names));
+                json_array_add_element(jm, o);
+                g_variant_unref(v);
+        }
+        json_object_set_array_member(root, "rules", g_steal_pointer(&jr));
+        json_object_set_array_member(root, "management_devices", g_steal_pointer(&jm));
+        json_node_set_object(n, root);
+        output_json_print(n, c->args->json, stdout);
+}
+
+static void add_rule_row(Table *t, GVariant *rule, GVariant *mgmtdevs) {
+        g_autoptr(GPtrArray) matches = rule_matches(rule, mgmtdevs);
+        g_autofree char *qp = count_to_string(dict_int(rule, VDPA_RULE_KEY_MAX_QUEUE_PAIRS, 0));
+        g_autofree char *mtu = count_to_string(dict_int(rule, VDPA_RULE_KEY_MTU, 0));
+        g_autofree char *n = g_strdup_printf("%u", matches->len);
+
+        table_add_cell(t, dict_str(rule, VDPA_RULE_KEY_NAME), NULL);
+        table_add_cell(t, dict_str(rule, VDPA_RULE_KEY_MANAGEMENT_DEVICE), NULL);
+        table_add_cell(t, qp, NULL);
+        table_add_cell(t, mtu, NULL);
+        table_add_cell(t, dict_str(rule, VDPA_RULE_KEY_MAC), NULL);
+        table_add_cell(t, dict_str(rule, VDPA_RULE_KEY_NAME_PATTERN), NULL);
+        /* Last: "no match" is two words. */
+        if (matches->len > 0)
+                table_add_cell(t, n, NULL);
+        else
+                table_add_cell(t, "no match", ANSI_YELLOW);
+}
+
+static void add_provision_mgmtdev_row(Table *t, GVariant *m, GHashTable *provisioned) {
+        g_autoptr(GPtrArray) names = mgmtdev_provisioned(m, provisioned);
+        g_autofree char *devices = dict_strv_join(m, VDPA_MGMT_KEY_DEVICES, ",");
+        const char *error = dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR);
+        const char *made = names->len > 0 ? "yes" : devices[0] ? "no" : "";
+
+        table_add_cell(t, dict_str(m, VDPA_MGMT_KEY_HANDLE), NULL);
+        table_add_cell(t, dict_str(m, VDPA_MGMT_KEY_PROVISION_RULE), NULL);
+        table_add_cell(t, devices, NULL);
+        table_add_cell(t, made, NULL);
+        /* Last: the kernel's words have blanks. */
+        table_add_cell(t, error, error[0] ? ANSI_RED : NULL);
+}
+
+/* Two tables, the rules and the management devices; without the legend a
+ * blank line still separates them, so that a script can tell which rows
+ * are which (--json is the better way). */
+static void print_provision_tables(Ctx *c, GVariant *rules, GVariant *mgmtdevs, GHashTable *provisioned) {
+        static const char *const rule_headers[] = {
+                "RULE", "MANAGEMENT-DEVICE", "MAX-QP", "MTU", "MAC", "NAME", "MATCHES", NULL
+        };
+        static const char *const mgmt_headers[] = {
+                "HANDLE", "RULE", "DEVICES", "PROVISIONED", "ERROR", NULL
+        };
+        g_autoptr(Table) tr = table_new(rule_headers);
+        g_autoptr(Table) tm = table_new(mgmt_headers);
+        bool legend = c->args->legend;
+        GVariantIter it;
+        GVariant *v;
+
+        g_variant_iter_init(&it, rules);
+        while ((v = g_variant_iter_next_value(&it))) {
+                add_rule_row(tr, v, mgmtdevs);
+                g_variant_unref(v);
+        }
+        g_variant_iter_init(&it, mgmtdevs);
+        while ((v = g_variant_iter_next_value(&it))) {
+                add_provision_mgmtdev_row(tm, v, provisioned);
+                g_variant_unref(v);
+        }
+
+        if (table_get_rows(tr) > 0)
+                table_print(tr, stdout, legend);
+        if (!legend || (table_get_rows(tr) > 0 && table_get_rows(tm) > 0))
+                putchar('\n');
+        if (table_get_rows(tm) > 0)
+                table_print(tm, stdout, legend);
+        if (legend)
+                printf("%s%u provisioning rule%s, %u management device%s listed.\n",
+                       table_get_rows(tr) + table_get_rows(tm) > 0 ? "\n" : "",
+                       table_get_rows(tr), table_get_rows(tr) == 1 ? "" : "s",
+                       table_get_rows(tm), table_get_rows(tm) == 1 ? "" : "s");
+}
+
+static int verb_provision(Ctx *c, int argc, char **argv) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) rules = NULL;
+        g_autoptr(GVariant) mgmtdevs = NULL;
+        g_autoptr(GVariant) devices = NULL;
+        g_autoptr(GHashTable) provisioned = NULL;
+        int code = EXIT_FAIL;
+
+        rules = get_property(c, "ProvisionRules", "aa{sv}", &error);
+        if (!rules)
+                return report_error(error, "ProvisionRules");
+        /* Without the netlink family there is nothing to provision on:
+         * ManagementDevices' NotSupported, exit 7, as `mgmtdev`. */
+        mgmtdevs = call_list(c, "ManagementDevices", &code);
+        if (!mgmtdevs)
+                return code;
+        devices = call_list(c, "Devices", &code);
+        if (!devices)
+                return code;
+        provisioned = provisioned_set(devices);
+
+        if (c->args->json)
+                print_provision_json(c, rules, mgmtdevs, provisioned);
+        else
+                print_provision_tables(c, rules, mgmtdevs, provisioned);
         return EXIT_OK;
 }
 
@@ -1022,7 +1285,9 @@ static void help(void) {
                "  monitor                  Print every change as it happens\n"
                "  mgmtdev [list]           List the kernel's vDPA management devices\n"
                "  create MGMTDEV [NAME]    Create a vDPA device on a management device\n"
-               "  delete NAME              Delete a vDPA device\n\n"
+               "  delete NAME              Delete a vDPA device\n"
+               "  provision [status]       Show the [Provision] rules and what they made on\n"
+               "                           each management device\n\n"
                "Options:\n"
                "  -h --help                Show this help\n"
                "     --version            Show the version\n"
@@ -1068,6 +1333,7 @@ static const Verb verbs[] = {
         { "mgmtdev",         0, 1, 0,                        verb_mgmtdev, check_mgmtdev },
         { "create",          1, 2, OPTS_CREATE,              verb_create, check_create },
         { "delete",          1, 1, 0,                        verb_delete },
+        { "provision",       0, 1, 0,                        verb_provision, check_provision },
 };
 
 static bool parse_u32(const char *opt, const char *s, guint32 *ret) {

@@ -6,6 +6,7 @@
  * D-Bus; exit codes against the table in vdpactl(1).
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -354,6 +355,11 @@ static void test_usage(void) {
                 { { "delete" }, "'delete' needs a device name" },
                 { { "delete", "vdpa0", "vdpa1" }, "unexpected argument 'vdpa1' for 'delete'" },
                 { { "delete", "vdpa0", "--mac=52:54:00:00:00:01" }, "--mac does not apply to 'delete'" },
+                /* provision */
+                { { "provision", "list" }, "unknown 'provision' command 'list'; 'provision status'" },
+                { { "provision", "status", "x" }, "unexpected argument 'x' for 'provision'" },
+                { { "provision", "--mtu=1500" }, "--mtu does not apply to 'provision'" },
+                { { "provision", "status", "--force" }, "--force does not apply to 'provision'" },
         };
         g_autofree char *version = g_strdup_printf("vdpactl %s\n", PACKAGE_VERSION);
 
@@ -382,7 +388,7 @@ static void test_usage(void) {
                                         "release NAME", "check-migration DOMAIN", "monitor", "status", "--json",
                                         "--no-ask-password", "--bus-address", "--page-per-vq", "--numa-policy",
                                         "mgmtdev [list]", "create MGMTDEV [NAME]", "delete NAME", "--mtu=N",
-                                        "--max-queue-pairs=N" };
+                                        "--max-queue-pairs=N", "provision [status]" };
                 assert_exit(&r, EXIT_OK);
                 for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
                         g_assert_nonnull(strstr(r.out, verbs[i]));
@@ -405,6 +411,9 @@ static void test_usage(void) {
                         { "create", "vdpasim_net", "--mtu", "0", "--max-queue-pairs", "65535" },
                         { "delete", "vdpa0" },
                         { "--json", "delete", "vdpa0" },
+                        { "provision" },
+                        { "provision", "status" },
+                        { "--json", "--no-legend", "provision", "status" },
                 };
 
                 for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
@@ -546,12 +555,55 @@ static void test_list_json(Fixture *f, gconstpointer data) {
                         g_assert_cmpint(json_object_get_int_member(vdpa2, "ClaimedBy"), ==, 0);
                         g_assert_cmpstr(json_object_get_string_member(vdpa2, "Chardev"), ==, "/dev/vhost-vdpa-2");
                 }
+                /* §8/§9 keys: typed as the D-Bus API says, on every
+                 * device (nothing here was made under a rule). */
+                for (guint i = 0; i < json_array_get_length(json_node_get_array(n)); i++) {
+                        JsonObject *o = json_array_get_object_element(json_node_get_array(n), i);
+
+                        g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, VDPA_KEY_PROVISIONED)), ==,
+                                        G_TYPE_BOOLEAN);
+                        g_assert_false(json_object_get_boolean_member(o, VDPA_KEY_PROVISIONED));
+                        g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, VDPA_KEY_REPRESENTOR)), ==,
+                                        G_TYPE_STRING);
+                        g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, VDPA_KEY_PF_NETDEV)), ==,
+                                        G_TYPE_STRING);
+                }
         }
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
 /* --- show --- */
+
+/* OUT of `show` has the line "LABEL: VALUE" (labels are right-aligned). */
+static gboolean has_field(const char *out, const char *label, const char *value) {
+        g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+        g_autofree char *want = g_strdup_printf("%s: %s", label, value);
+
+        for (char **l = lines; *l; l++)
+                if (g_str_equal(*l + strspn(*l, " "), want))
+                        return TRUE;
+        return FALSE;
+}
+
+/* The line of a string key of D in `show`: "" is shown as "none". */
+static void assert_show_string_line(const char *out, GVariant *d, const char *key, const char *label) {
+        const char *v;
+
+        g_assert_true(g_variant_lookup(d, key, "&s", &v));
+        if (!has_field(out, label, v[0] ? v : "none"))
+                g_error("'%s: %s' not in:\n%s", label, v[0] ? v : "none", out);
+}
+
+/* The lines of the §8 and §9 keys (vdpactl(1)), always there. */
+static void assert_show_provision_lines(const char *out, GVariant *d) {
+        gboolean provisioned;
+
+        g_assert_true(g_variant_lookup(d, VDPA_KEY_PROVISIONED, "b", &provisioned));
+        g_assert_true(has_field(out, "Provisioned", provisioned ? "yes" : "no"));
+        assert_show_string_line(out, d, VDPA_KEY_REPRESENTOR, "Representor");
+        assert_show_string_line(out, d, VDPA_KEY_PF_NETDEV, "PF netdev");
+}
 
 static void test_show(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_start_or_die(f->bus, NULL);
@@ -574,6 +626,7 @@ static void test_show(Fixture *f, gconstpointer data) {
                         g_assert_nonnull(strstr(r.out, name_line));
                         g_assert_nonnull(strstr(r.out, state_line));
                         g_assert_nonnull(strstr(r.out, type_line));
+                        assert_show_provision_lines(r.out, dict);
                         /* Without the netlink family the kernel told
                          * nothing more: those lines are left out. */
                         if (g_str_equal(type_cell(dict), "-")) {
@@ -813,6 +866,7 @@ static int documented_exit(const char *error_name) {
                 { VDPA_ERROR_NOT_SUPPORTED, EXIT_NOT_SUPPORTED },
                 { "org.freedesktop.DBus.Error.NotSupported", EXIT_NOT_SUPPORTED },
                 { "org.freedesktop.DBus.Error.UnknownMethod", EXIT_NOT_SUPPORTED },
+                { "org.freedesktop.DBus.Error.UnknownProperty", EXIT_NOT_SUPPORTED },
         };
 
         if (!error_name)
@@ -2049,6 +2103,467 @@ static void test_completion_mgmtdev(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* --- provision status (DESIGN.md §8) --- */
+
+static void write_config(Fixture *f, const char *text) {
+        g_autoptr(GError) error = NULL;
+
+        g_file_set_contents(vdpa_test_bus_get_config_path(f->bus), text, -1, &error);
+        g_assert_no_error(error);
+}
+
+static GVariant *provision_rules(Fixture *f) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        GVariant *v = NULL;
+
+        reply = vdpa_test_call_full(vdpa_test_bus_get_connection(f->bus), VDPA_BUS_NAME, VDPA_OBJECT_PATH,
+                                    "org.freedesktop.DBus.Properties", "Get",
+                                    g_variant_new("(ss)", VDPA_INTERFACE, "ProvisionRules"), "(v)",
+                                    G_DBUS_CALL_FLAGS_NONE, 5000, &error);
+        g_assert_no_error(error);
+        g_variant_get(reply, "(v)", &v);
+        g_assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE("aa{sv}")));
+        return v;
+}
+
+static const char *str_of(GVariant *d, const char *key) {
+        const char *s;
+
+        g_assert_true(g_variant_lookup(d, key, "&s", &s));
+        return s;
+}
+
+static guint16 q_of(GVariant *d, const char *key) {
+        guint16 q;
+
+        g_assert_true(g_variant_lookup(d, key, "q", &q));
+        return q;
+}
+
+static const char *or_dash(const char *s) {
+        return s[0] ? s : "-";
+}
+
+/* Handles that RULE's glob matches, as vdpa-manager.conf(5) says the
+ * service matches them (fnmatch(3)), one a line. */
+static char *rule_matches(GVariant *rule, GVariant *mgmt) {
+        g_autoptr(GString) out = g_string_new(NULL);
+
+        for (gsize i = 0; i < g_variant_n_children(mgmt); i++) {
+                g_autoptr(GVariant) m = g_variant_get_child_value(mgmt, i);
+                const char *handle = str_of(m, VDPA_MGMT_KEY_HANDLE);
+
+                if (fnmatch(str_of(rule, VDPA_RULE_KEY_MANAGEMENT_DEVICE), handle, 0) == 0)
+                        g_string_append_printf(out, "%s\n", handle);
+        }
+        return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static guint count_lines(const char *s) {
+        guint n = 0;
+
+        for (; *s; s++)
+                n += *s == '\n';
+        return n;
+}
+
+static char *count_or_dash(guint16 n) {
+        return n ? g_strdup_printf("%u", n) : g_strdup("-");
+}
+
+/* The words of a rule row: RULE MANAGEMENT-DEVICE MAX-QP MTU MAC NAME MATCHES. */
+static char *rule_row_words(GVariant *rule, GVariant *mgmt) {
+        g_autofree char *matches = rule_matches(rule, mgmt);
+        g_autofree char *qp = count_or_dash(q_of(rule, VDPA_RULE_KEY_MAX_QUEUE_PAIRS));
+        g_autofree char *mtu = count_or_dash(q_of(rule, VDPA_RULE_KEY_MTU));
+        g_autofree char *n = matches[0] ? g_strdup_printf("%u", count_lines(matches)) : g_strdup("no match");
+
+        return g_strjoin(" ", str_of(rule, VDPA_RULE_KEY_NAME), str_of(rule, VDPA_RULE_KEY_MANAGEMENT_DEVICE),
+                         qp, mtu, or_dash(str_of(rule, VDPA_RULE_KEY_MAC)),
+                         str_of(rule, VDPA_RULE_KEY_NAME_PATTERN), n, NULL);
+}
+
+static gboolean device_provisioned(GVariant *list, const char *name) {
+        for (gsize i = 0; i < g_variant_n_children(list); i++) {
+                g_autoptr(GVariant) d = g_variant_get_child_value(list, i);
+                gboolean provisioned;
+
+                g_assert_true(g_variant_lookup(d, VDPA_KEY_PROVISIONED, "b", &provisioned));
+                if (g_str_equal(str_of(d, VDPA_KEY_NAME), name))
+                        return provisioned;
+        }
+        return FALSE;
+}
+
+/* Names of the devices on M made under a rule, one a line. */
+static char *mgmtdev_provisioned(GVariant *m, GVariant *list) {
+        g_autofree const char **devs = NULL;
+        g_autoptr(GString) out = g_string_new(NULL);
+
+        g_assert_true(g_variant_lookup(m, VDPA_MGMT_KEY_DEVICES, "^a&s", &devs));
+        for (size_t i = 0; devs[i]; i++)
+                if (device_provisioned(list, devs[i]))
+                        g_string_append_printf(out, "%s\n", devs[i]);
+        return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* The words of a management device row: HANDLE RULE DEVICES PROVISIONED ERROR. */
+static char *provision_mgmtdev_row_words(GVariant *m, GVariant *list) {
+        g_autofree char *devs = strv_key_joined(m, VDPA_MGMT_KEY_DEVICES);
+        g_autofree char *made = mgmtdev_provisioned(m, list);
+        g_autofree char *joined = g_strjoin(" ", str_of(m, VDPA_MGMT_KEY_HANDLE),
+                                            or_dash(str_of(m, VDPA_MGMT_KEY_PROVISION_RULE)), devs,
+                                            made[0] ? "yes" : g_str_equal(devs, "-") ? "-" : "no",
+                                            or_dash(str_of(m, VDPA_MGMT_KEY_PROVISION_ERROR)), NULL);
+
+        return squeeze(joined);
+}
+
+/* OUT is `provision status` for what the service says now: the rule
+ * table, a blank line, the management device table, each with header
+ * and the footer under LEGEND, else the rows only (the blank line
+ * always).  Checked line by line and column by column. */
+static void assert_provision_text(Fixture *f, const char *out, gboolean legend) {
+        g_autoptr(GVariant) rules = provision_rules(f);
+        g_autoptr(GVariant) mgmt = management_devices(f);
+        g_autoptr(GVariant) list = devices(f);
+        g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+        gsize nr = g_variant_n_children(rules), nm = g_variant_n_children(mgmt);
+        guint i = 0;
+
+        g_assert_null(strchr(out, '\x1b'));
+        if (legend && nr > 0) {
+                g_autofree char *h = squeeze(lines[i++]);
+                g_assert_cmpstr(h, ==, "RULE MANAGEMENT-DEVICE MAX-QP MTU MAC NAME MATCHES");
+        }
+        for (gsize r = 0; r < nr; r++) {
+                g_autoptr(GVariant) rule = g_variant_get_child_value(rules, r);
+                g_autofree char *want = rule_row_words(rule, mgmt);
+                g_autofree char *got = NULL;
+
+                g_assert_nonnull(lines[i]);
+                got = squeeze(lines[i++]);
+                g_assert_cmpstr(got, ==, want);
+        }
+        if (!legend || (nr > 0 && nm > 0))
+                g_assert_cmpstr(lines[i++], ==, "");
+        if (legend && nm > 0) {
+                g_autofree char *h = squeeze(lines[i++]);
+                g_assert_cmpstr(h, ==, "HANDLE RULE DEVICES PROVISIONED ERROR");
+        }
+        for (gsize k = 0; k < nm; k++) {
+                g_autoptr(GVariant) m = g_variant_get_child_value(mgmt, k);
+                g_autofree char *want = provision_mgmtdev_row_words(m, list);
+                g_autofree char *got = NULL;
+
+                g_assert_nonnull(lines[i]);
+                got = squeeze(lines[i++]);
+                g_assert_cmpstr(got, ==, want);
+        }
+        if (legend) {
+                g_autofree char *footer = g_strdup_printf("%zu provisioning rule%s, %zu management device%s listed.",
+                                                          (size_t) nr, nr == 1 ? "" : "s",
+                                                          (size_t) nm, nm == 1 ? "" : "s");
+                if (nr + nm > 0)
+                        g_assert_cmpstr(lines[i++], ==, "");
+                g_assert_cmpstr(lines[i++], ==, footer);
+        }
+        /* Nothing more: "" after the last newline. */
+        g_assert_cmpstr(lines[i], ==, "");
+        g_assert_null(lines[i + 1]);
+}
+
+static void assert_json_strings(JsonNode *n, const char *lines) {
+        g_auto(GStrv) want = g_strsplit(lines, "\n", -1);
+        JsonArray *a;
+
+        g_assert_true(JSON_NODE_HOLDS_ARRAY(n));
+        a = json_node_get_array(n);
+        g_assert_cmpuint(json_array_get_length(a), ==, count_lines(lines));
+        for (guint i = 0; i < json_array_get_length(a); i++)
+                g_assert_cmpstr(json_array_get_string_element(a, i), ==, want[i]);
+}
+
+/* `--json provision status`: the service's ProvisionRules and
+ * ManagementDevices() dictionaries as they are, plus vdpactl's "matches"
+ * and "provisioned". */
+static void assert_provision_json(Fixture *f, const char *out) {
+        g_autoptr(GVariant) rules = provision_rules(f);
+        g_autoptr(GVariant) mgmt = management_devices(f);
+        g_autoptr(GVariant) list = devices(f);
+        g_autoptr(JsonNode) n = parse_json(out);
+        JsonObject *o;
+        JsonArray *a;
+
+        g_assert_true(JSON_NODE_HOLDS_OBJECT(n));
+        o = json_node_get_object(n);
+        g_assert_cmpuint(json_object_get_size(o), ==, 2);
+        a = json_object_get_array_member(o, "rules");
+        g_assert_cmpuint(json_array_get_length(a), ==, g_variant_n_children(rules));
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                g_autoptr(GVariant) rule = g_variant_get_child_value(rules, i);
+                g_autofree char *matches = rule_matches(rule, mgmt);
+                JsonObject *r = json_array_get_object_element(a, i);
+
+                assert_json_strings(json_object_get_member(r, "matches"), matches);
+                json_object_remove_member(r, "matches");
+                assert_json_equals_variant(json_array_get_element(a, i), rule, "ProvisionRules");
+        }
+        a = json_object_get_array_member(o, "management_devices");
+        g_assert_cmpuint(json_array_get_length(a), ==, g_variant_n_children(mgmt));
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                g_autoptr(GVariant) m = g_variant_get_child_value(mgmt, i);
+                g_autofree char *made = mgmtdev_provisioned(m, list);
+                JsonObject *r = json_array_get_object_element(a, i);
+
+                assert_json_strings(json_object_get_member(r, "provisioned"), made);
+                json_object_remove_member(r, "provisioned");
+                assert_json_equals_variant(json_array_get_element(a, i), m, "ManagementDevices");
+        }
+}
+
+/* `provision status`, `provision` and their --no-legend and --json forms
+ * all agree with the service. */
+static void assert_provision_all_forms(Fixture *f) {
+        const char *modes[] = { "--json", "--json=short", "--json=pretty" };
+        g_autofree char *status_out = NULL;
+
+        {
+                g_auto(Result) r = RUN(f, "provision", "status");
+                assert_exit(&r, EXIT_OK);
+                g_assert_cmpstr(r.err, ==, "");
+                assert_provision_text(f, r.out, TRUE);
+                status_out = g_strdup(r.out);
+        }
+        {
+                /* `provision` alone is `provision status`. */
+                g_auto(Result) r = RUN(f, "provision");
+                assert_exit(&r, EXIT_OK);
+                g_assert_cmpstr(r.out, ==, status_out);
+        }
+        {
+                g_auto(Result) r = RUN(f, "--no-legend", "provision", "status");
+                assert_exit(&r, EXIT_OK);
+                assert_provision_text(f, r.out, FALSE);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+                g_auto(Result) r = RUN(f, modes[i], "provision");
+                assert_exit(&r, EXIT_OK);
+                g_assert_cmpstr(r.err, ==, "");
+                assert_provision_json(f, r.out);
+                if (i < 2)
+                        g_assert_cmpuint(strchr(r.out, '\n') - r.out, ==, strlen(r.out) - 1);
+                else
+                        g_assert_nonnull(strstr(r.out, "\n  "));
+        }
+}
+
+/* No netlink family: nothing to provision on.  ManagementDevices'
+ * NotSupported, in the service's words, exit 7, as `mgmtdev`; the rules
+ * are served all the same. */
+static void test_provision_not_supported(Fixture *f, gconstpointer data) {
+        const ErrorCase cases[] = {
+                { { "provision" }, "ManagementDevices", p_none, EXIT_NOT_SUPPORTED, VDPA_ERROR_NOT_SUPPORTED },
+                { { "provision", "status" }, "ManagementDevices", p_none, EXIT_NOT_SUPPORTED,
+                  VDPA_ERROR_NOT_SUPPORTED },
+                { { "--json", "provision", "status" }, "ManagementDevices", p_none, EXIT_NOT_SUPPORTED,
+                  VDPA_ERROR_NOT_SUPPORTED },
+        };
+        g_autoptr(GVariant) rules = NULL;
+
+        write_config(f, "[Provision port0]\nManagementDevice=pci/0000:04:00.*\nMtu=9000\n");
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        g_assert_false(capability_netlink(f));
+        rules = provision_rules(f);
+        g_assert_cmpuint(g_variant_n_children(rules), ==, 1);
+
+        run_error_cases(f, cases, G_N_ELEMENTS(cases));
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* No [Provision] group: no rules listed, every management device with
+ * RULE "-", exit 0. */
+static void test_provision_no_rules(Fixture *f, gconstpointer data) {
+        if (!daemon_start_netlink(f))
+                return;
+        {
+                g_autoptr(GVariant) rules = provision_rules(f);
+                g_assert_cmpuint(g_variant_n_children(rules), ==, 0);
+        }
+        {
+                g_autoptr(GVariant) mgmt = management_devices(f);
+                g_autofree char *footer = g_strdup_printf("\n0 provisioning rules, %zu management devices listed.\n",
+                                                          (size_t) g_variant_n_children(mgmt));
+                g_auto(Result) r = RUN(f, "provision", "status");
+
+                assert_exit(&r, EXIT_OK);
+                g_assert_true(g_str_has_prefix(r.out, "HANDLE "));
+                g_assert_true(g_str_has_suffix(r.out, footer));
+        }
+        {
+                g_auto(Result) r = RUN(f, "--json=short", "provision");
+                assert_exit(&r, EXIT_OK);
+                g_assert_true(g_str_has_prefix(r.out, "{\"rules\":[],\"management_devices\":[{"));
+        }
+        assert_provision_all_forms(f);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* Rules over management devices that already have a device (the rules
+ * create nothing there, engine or not), one shadowed by the first, one
+ * matching nothing. */
+static const char provision_conf[] =
+        "[Provision port0]\n"
+        "ManagementDevice=pci/0000:04:00.[23]\n"
+        "MaxQueuePairs=4\n"
+        "Mtu=9000\n"
+        "Mac=auto\n"
+        "Name=p0v%n\n"
+        "\n"
+        "[Provision later]\n"
+        "ManagementDevice=pci/0000:04:00.3\n"
+        "\n"
+        "[Provision nothing]\n"
+        "ManagementDevice=pci/0000:ff:*\n";
+
+static void test_provision_rules(Fixture *f, gconstpointer data) {
+        write_config(f, provision_conf);
+        if (!daemon_start_netlink(f))
+                return;
+        {
+                g_autoptr(GVariant) rules = provision_rules(f);
+                g_assert_cmpuint(g_variant_n_children(rules), ==, 3);
+        }
+        assert_provision_all_forms(f);
+
+        /* Spelled out, so that a bug shared by vdpactl and the checks
+         * above cannot hide. */
+        {
+                g_auto(Result) r = RUN(f, "--no-legend", "provision");
+                g_auto(GStrv) lines = g_strsplit(r.out, "\n", -1);
+                g_autofree char *l0 = squeeze(lines[0]);
+                g_autofree char *l1 = squeeze(lines[1]);
+                g_autofree char *l2 = squeeze(lines[2]);
+
+                assert_exit(&r, EXIT_OK);
+                g_assert_cmpstr(l0, ==, "port0 pci/0000:04:00.[23] 4 9000 auto p0v%n 2");
+                g_assert_cmpstr(l1, ==, "later pci/0000:04:00.3 - - - vdpa%n 1");
+                g_assert_cmpstr(l2, ==, "nothing pci/0000:ff:* - - - vdpa%n no match");
+                g_assert_cmpstr(lines[3], ==, "");
+        }
+        {
+                g_auto(Result) r = RUN(f, "--json", "provision", "status");
+                g_autoptr(JsonNode) n = parse_json(r.out);
+                JsonArray *rules = json_object_get_array_member(json_node_get_object(n), "rules");
+                JsonObject *port0 = json_array_get_object_element(rules, 0);
+                JsonArray *matches = json_object_get_array_member(port0, "matches");
+
+                g_assert_cmpstr(json_object_get_string_member(port0, "Name"), ==, "port0");
+                g_assert_cmpint(json_object_get_int_member(port0, "MaxQueuePairs"), ==, 4);
+                g_assert_cmpint(json_object_get_int_member(port0, "Mtu"), ==, 9000);
+                g_assert_cmpstr(json_object_get_string_member(port0, "Mac"), ==, "auto");
+                g_assert_cmpstr(json_object_get_string_member(port0, "NamePattern"), ==, "p0v%n");
+                g_assert_cmpuint(json_array_get_length(matches), ==, 2);
+                g_assert_cmpstr(json_array_get_string_element(matches, 0), ==, "pci/0000:04:00.2");
+                g_assert_cmpstr(json_array_get_string_element(matches, 1), ==, "pci/0000:04:00.3");
+                g_assert_cmpuint(json_array_get_length(json_object_get_array_member(
+                                         json_array_get_object_element(rules, 2), "matches")), ==, 0);
+        }
+        /* The first matching rule in file order applies: port0 on .3, not
+         * later (empty while the service has no rules engine). */
+        {
+                g_autoptr(GVariant) mgmt = management_devices(f);
+
+                for (gsize i = 0; i < g_variant_n_children(mgmt); i++) {
+                        g_autoptr(GVariant) m = g_variant_get_child_value(mgmt, i);
+                        const char *rule = str_of(m, VDPA_MGMT_KEY_PROVISION_RULE);
+
+                        if (g_str_has_prefix(str_of(m, VDPA_MGMT_KEY_HANDLE), "pci/0000:04:00.") && rule[0])
+                                g_assert_cmpstr(rule, ==, "port0");
+                }
+        }
+        /* The rules made nothing: .2 and .3 had their devices. */
+        {
+                g_autoptr(GVariant) list = devices(f);
+                g_assert_cmpuint(g_variant_n_children(list), ==, G_N_ELEMENTS(host_names));
+        }
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* Rows of OUT with their blanks squeezed, each after a "\n". */
+static char *squeeze_lines(const char *out) {
+        g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (char **l = lines; *l; l++) {
+                g_autofree char *w = squeeze(*l);
+                g_string_append_printf(s, "\n%s", w);
+        }
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* NEEDS THE RULES ENGINE (daemon/provision-rules.c): a rule over the free
+ * VF pci/0000:04:00.5 makes "prov0" there, Provisioned.  Skips while the
+ * engine is a stub (ProvisionRule stays ""); drop the skip once it is in. */
+static void test_provision_created(Fixture *f, gconstpointer data) {
+        const char *handle = "pci/0000:04:00.5";
+        g_autoptr(GVariant) d = NULL;
+
+        write_config(f, "[Provision free]\nManagementDevice=pci/0000:04:00.5\nName=prov%n\n");
+        if (!daemon_start_netlink(f))
+                return;
+        for (int i = 0; i < 200 && !d; i++) {
+                g_autoptr(GError) error = NULL;
+
+                d = get_device(f, "prov0", &error);
+                if (!d)
+                        g_usleep(50 * 1000);
+        }
+        if (!d) {
+                g_autoptr(GVariant) mgmt = management_devices(f);
+
+                for (gsize i = 0; i < g_variant_n_children(mgmt); i++) {
+                        g_autoptr(GVariant) m = g_variant_get_child_value(mgmt, i);
+
+                        if (g_str_equal(str_of(m, VDPA_MGMT_KEY_HANDLE), handle) &&
+                            !str_of(m, VDPA_MGMT_KEY_PROVISION_RULE)[0]) {
+                                g_test_skip("needs the rules engine (daemon/provision-rules.c): no ProvisionRule, "
+                                            "nothing provisioned");
+                                vdpa_test_daemon_stop_assert_ok(f->bus);
+                                return;
+                        }
+                }
+                g_error("rule 'free' made no device prov0 on %s in 10 s", handle);
+        }
+        assert_created(f, handle, "prov0");
+        {
+                g_auto(Result) r = RUN(f, "show", "prov0");
+
+                assert_exit(&r, EXIT_OK);
+                g_assert_true(has_field(r.out, "Provisioned", "yes"));
+                assert_show_provision_lines(r.out, d);
+        }
+        {
+                g_auto(Result) r = RUN(f, "--json", "show", "prov0");
+                g_autoptr(JsonNode) n = parse_json(r.out);
+
+                assert_exit(&r, EXIT_OK);
+                g_assert_true(json_object_get_boolean_member(json_node_get_object(n), VDPA_KEY_PROVISIONED));
+        }
+        {
+                g_auto(Result) r = RUN(f, "--no-legend", "provision");
+                g_autofree char *got = squeeze_lines(r.out);
+                g_autofree char *row = g_strdup_printf("\n%s free prov0 yes -\n", handle);
+
+                assert_exit(&r, EXIT_OK);
+                g_assert_nonnull(strstr(got, "\nfree pci/0000:04:00.5 - - - prov%n 1\n"));
+                g_assert_nonnull(strstr(got, row));
+        }
+        assert_provision_all_forms(f);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 #define ADD(path, func) \
         g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 #define ADD_SIM(path, func) \
@@ -2077,6 +2592,10 @@ int main(int argc, char *argv[]) {
         ADD("/vdpactl/monitor", test_monitor);
         ADD("/vdpactl/completion", test_completion);
         ADD_SIM("/vdpactl/completion/mgmtdev", test_completion_mgmtdev);
+        ADD("/vdpactl/provision/not-supported", test_provision_not_supported);
+        ADD_SIM("/vdpactl/provision/no-rules", test_provision_no_rules);
+        ADD_SIM("/vdpactl/provision/rules", test_provision_rules);
+        ADD_SIM("/vdpactl/provision/created", test_provision_created);
 
         return g_test_run();
 }
