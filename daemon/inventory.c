@@ -13,6 +13,27 @@
 #include "macro.h"
 
 
+/* What one netdev says about itself.  Only netdevs that can matter are
+ * kept: those directly on a PCI function (an uplink, or a representor,
+ * which mlx5 puts under the PF's PCI device too) and those on a switch. */
+typedef struct Netdev {
+        char *syspath;
+        char *name;
+        char *pci;              /* sysname of its parent PCI function, "" none */
+        char *switch_id;        /* phys_switch_id, "" none */
+        char *port_name;        /* phys_port_name, "" none */
+} Netdev;
+
+/* Every netdev that matters, indexed so that a device's two names cost two
+ * hash lookups and a short scan: a net uevent changes one entry, a full
+ * scan (start, overflow) rebuilds it. */
+typedef struct NetCache {
+        GHashTable *by_path;    /* syspath -> Netdev* (owned) */
+        GHashTable *by_port;    /* "switch_id/port_name" -> GPtrArray of Netdev* */
+        GHashTable *by_pci;     /* PCI sysname -> GPtrArray of Netdev* */
+        bool scanned;
+} NetCache;
+
 struct Inventory {
         /* name (owned copy) -> VdpaDevice*; name order is the order of
          * Devices() and of every enumeration. */
@@ -26,6 +47,14 @@ struct Inventory {
         GHashTable *kernel;             /* name -> VdpaKernelInfo* from netlink */
         GHashTable *provisioned;        /* names created under a [Provision] rule */
         GHashTable *parents;            /* parent directory -> ParentEntry* */
+
+        /* OVS offload (§9): the netdevs, each device's representor port
+         * name, and which devices hang off each PF (so that a net uevent
+         * looks at those only). */
+        NetCache net;
+        GHashTable *virtfns;            /* PF syspath -> (VF name -> 1 + index) */
+        GHashTable *ports;              /* name -> phys_port_name of its representor */
+        GHashTable *by_pf;              /* PF name -> set of device names */
 
         /* Devices per state, kept current by apply(), so that counting
          * costs nothing per event whatever the number of devices. */
@@ -139,9 +168,297 @@ static void clear_parent(VdpaHardware *hw) {
         hw->numa_node = -1;
 }
 
-/* Walk up from P, the device's nearest ancestor device (or NULL). */
-static void fill_parent_from(VdpaHardware *hw, struct udev_device *p) {
+/* ------------------------------------------------ OVS offload (§9): net */
+
+static void netdev_free(Netdev *n) {
+        if (!n)
+                return;
+        g_free(n->syspath);
+        g_free(n->name);
+        g_free(n->pci);
+        g_free(n->switch_id);
+        g_free(n->port_name);
+        g_free(n);
+}
+
+static void net_cache_init(NetCache *c) {
+        c->by_path = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) netdev_free);
+        c->by_port = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+        c->by_pci = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+        c->scanned = false;
+}
+
+static void net_cache_clear(NetCache *c) {
+        /* The indexes borrow the entries: they go first. */
+        g_clear_pointer(&c->by_port, g_hash_table_unref);
+        g_clear_pointer(&c->by_pci, g_hash_table_unref);
+        g_clear_pointer(&c->by_path, g_hash_table_unref);
+}
+
+static void net_cache_reset(NetCache *c) {
+        g_hash_table_remove_all(c->by_port);
+        g_hash_table_remove_all(c->by_pci);
+        g_hash_table_remove_all(c->by_path);
+}
+
+static char *port_key(const char *switch_id, const char *port_name) {
+        return g_strconcat(switch_id, "/", port_name, NULL);
+}
+
+static void index_add(GHashTable *index, char *key /* consumed */, Netdev *n) {
+        GPtrArray *a = g_hash_table_lookup(index, key);
+
+        if (!a) {
+                a = g_ptr_array_new();
+                g_hash_table_insert(index, key, a);
+        } else
+                g_free(key);
+        g_ptr_array_add(a, n);
+}
+
+static void index_remove(GHashTable *index, const char *key, Netdev *n) {
+        GPtrArray *a = g_hash_table_lookup(index, key);
+
+        if (!a)
+                return;
+        g_ptr_array_remove_fast(a, n);
+        if (a->len == 0)
+                g_hash_table_remove(index, key);
+}
+
+static void net_cache_unlink(NetCache *c, Netdev *n) {
+        if (n->pci[0])
+                index_remove(c->by_pci, n->pci, n);
+        if (n->switch_id[0] && n->port_name[0]) {
+                g_autofree char *key = port_key(n->switch_id, n->port_name);
+
+                index_remove(c->by_port, key, n);
+        }
+}
+
+/* Takes N; a previous entry at the same path is replaced. */
+static void net_cache_put(NetCache *c, Netdev *n) {
+        Netdev *old = g_hash_table_lookup(c->by_path, n->syspath);
+
+        if (old) {
+                net_cache_unlink(c, old);
+                g_hash_table_remove(c->by_path, old->syspath);
+        }
+        g_hash_table_insert(c->by_path, n->syspath, n);
+        if (n->pci[0])
+                index_add(c->by_pci, g_strdup(n->pci), n);
+        if (n->switch_id[0] && n->port_name[0])
+                index_add(c->by_port, port_key(n->switch_id, n->port_name), n);
+}
+
+/* Takes the entry at SYSPATH out and returns it (the caller frees it). */
+static Netdev *net_cache_take(NetCache *c, const char *syspath) {
+        Netdev *n = g_hash_table_lookup(c->by_path, syspath);
+
+        if (!n)
+                return NULL;
+        net_cache_unlink(c, n);
+        g_hash_table_steal(c->by_path, syspath);
+        return n;
+}
+
+/* A sysfs attribute without its trailing newline; NULL when it cannot be
+ * read (phys_switch_id and phys_port_name fail with EOPNOTSUPP on netdevs
+ * that have none). */
+static char *sysattr_stripped(struct udev_device *dev, const char *attr) {
+        const char *v = udev_device_get_sysattr_value(dev, attr);
+
+        return v ? g_strstrip(g_strdup(v)) : NULL;
+}
+
+/* The entry for DEV, or NULL when it cannot matter. */
+static Netdev *netdev_read(struct udev_device *dev) {
+        struct udev_device *parent = udev_device_get_parent(dev);
+        g_autofree char *switch_id = sysattr_stripped(dev, "phys_switch_id");
+        g_autofree char *port_name = sysattr_stripped(dev, "phys_port_name");
+        const char *pci = NULL;
+        Netdev *n;
+
+        /* The direct parent only: an SF's own netdev sits on its auxiliary
+         * device below the PF and is not the PF's. */
+        if (parent && streq_ptr(udev_device_get_subsystem(parent), "pci"))
+                pci = udev_device_get_sysname(parent);
+        if (!pci && (!switch_id || !switch_id[0]))
+                return NULL;
+        if (!udev_device_get_syspath(dev) || !udev_device_get_sysname(dev))
+                return NULL;
+
+        n = g_new0(Netdev, 1);
+        n->syspath = g_strdup(udev_device_get_syspath(dev));
+        n->name = g_strdup(udev_device_get_sysname(dev));
+        n->pci = g_strdup(strempty(pci));
+        n->switch_id = g_strdup(strempty(switch_id));
+        n->port_name = g_strdup(strempty(port_name));
+        return n;
+}
+
+static int net_cache_scan(NetCache *c, struct udev *udev) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *item;
+        int r;
+
+        e = udev_enumerate_new(udev);
+        if (!e)
+                return -(errno ?: ENOMEM);
+        r = udev_enumerate_add_match_subsystem(e, "net");
+        if (r < 0)
+                return r;
+        r = udev_enumerate_scan_devices(e);
+        if (r < 0)
+                /* What was found is still better than nothing: a netdev
+                 * missed now comes back with its next uevent. */
+                log_debug_errno(r, "Enumerating netdevs was incomplete: %m");
+
+        net_cache_reset(c);
+        c->scanned = true;
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
+                _cleanup_(udev_device_unrefp) struct udev_device *dev =
+                        udev_device_new_from_syspath(udev, udev_list_entry_get_name(item));
+                Netdev *n = dev ? netdev_read(dev) : NULL;
+
+                if (n)
+                        net_cache_put(c, n);
+        }
+        return 0;
+}
+
+/* Deterministic whatever the hash order: the smallest name wins. */
+static const Netdev *pick_smallest(const Netdev *best, const Netdev *n) {
+        return !best || strcmp(n->name, best->name) < 0 ? n : best;
+}
+
+/* "p0", "p1s0": an uplink's (physical port's) name, as devlink makes it. */
+static bool is_uplink_port_name(const char *s) {
+        return s[0] == 'p' && g_ascii_isdigit(s[1]);
+}
+
+/* The PF's uplink among the netdevs on PF: in switchdev mode its
+ * representors sit there too and are told apart by phys_port_name; a
+ * netdev without one is the uplink of a kernel or mode that names none. */
+static const Netdev *net_cache_uplink(NetCache *c, const char *pf) {
+        GPtrArray *a = pf && pf[0] ? g_hash_table_lookup(c->by_pci, pf) : NULL;
+        const Netdev *named = NULL, *unnamed = NULL;
+
+        for (guint i = 0; a && i < a->len; i++) {
+                const Netdev *n = a->pdata[i];
+
+                if (is_uplink_port_name(n->port_name))
+                        named = pick_smallest(named, n);
+                else if (!n->port_name[0])
+                        unnamed = pick_smallest(unnamed, n);
+        }
+        return named ?: unnamed;
+}
+
+static const Netdev *net_cache_port(NetCache *c, const char *switch_id, const char *port_name) {
+        g_autofree char *key = NULL;
+        const Netdev *best = NULL;
+        GPtrArray *a;
+
+        if (!switch_id[0] || !port_name[0])
+                return NULL;
+        key = port_key(switch_id, port_name);
+        a = g_hash_table_lookup(c->by_port, key);
+        for (guint i = 0; a && i < a->len; i++)
+                best = pick_smallest(best, a->pdata[i]);
+        return best;
+}
+
+/* HW's PfNetdev and Representor from the cache; PORT is the phys_port_name
+ * its representor has ("pf0vf2"), "" or NULL when it has none. */
+static void net_cache_fill(NetCache *c, VdpaHardware *hw, const char *port) {
+        const Netdev *uplink = net_cache_uplink(c, hw->physical_function);
+        const Netdev *rep = uplink && port ? net_cache_port(c, uplink->switch_id, port) : NULL;
+
+        set_str(&hw->pf_netdev, uplink ? uplink->name : "");
+        set_str(&hw->representor, rep ? rep->name : "");
+}
+
+/* The representor's phys_port_name is made of numbers of the parent
+ * chain, which cannot change while the parent exists: read once with the
+ * parent (mlx5: pfnum is the PF's PCI function, mlx5_get_dev_index()). */
+static bool pci_function_number(const char *address, unsigned *ret) {
+        const char *dot = address ? strrchr(address, '.') : NULL;
+        guint64 fn;
+
+        if (!dot || !g_ascii_string_to_unsigned(dot + 1, 16, 0, 7, &fn, NULL))
+                return false;
+        *ret = (unsigned) fn;
+        return true;
+}
+
+/* VF name -> 1 + N of the PF's "virtfnN" link to it. */
+static GHashTable *virtfn_map_read(const char *pf_syspath) {
+        GHashTable *map = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+        /* The links are numbered without gaps from 0; the kernel allows at
+         * most 65535 VFs. */
+        for (unsigned i = 0; i < 65535; i++) {
+                g_autofree char *link = g_strdup_printf("%s/virtfn%u", pf_syspath, i);
+                g_autofree char *target = g_file_read_link(link, NULL);
+
+                if (!target)
+                        break;
+                g_hash_table_replace(map, g_path_get_basename(target), GUINT_TO_POINTER(i + 1));
+        }
+        return map;
+}
+
+/* V of VF on PF. CACHE: PF syspath -> virtfn map, or NULL to read
+ * without keeping. */
+static bool virtfn_index(GHashTable *cache, const char *pf_syspath, const char *vf, unsigned *ret) {
+        g_autoptr(GHashTable) own = NULL;
+        GHashTable *map = cache ? g_hash_table_lookup(cache, pf_syspath) : NULL;
+        gpointer v = NULL;
+
+        /* A miss re-reads: the PF may have got more VFs since. */
+        if (!map || !(v = g_hash_table_lookup(map, vf))) {
+                map = virtfn_map_read(pf_syspath);
+                if (cache)
+                        g_hash_table_replace(cache, g_strdup(pf_syspath), map);
+                else
+                        own = map;
+                v = g_hash_table_lookup(map, vf);
+        }
+        if (!v)
+                return false;
+        *ret = GPOINTER_TO_UINT(v) - 1;
+        return true;
+}
+
+/* A VF and its PF are siblings: both children of the PF's parent. */
+static char *vf_port_name(GHashTable *virtfns, struct udev_device *vf, const char *physfn) {
+        g_autofree char *dir = g_path_get_dirname(udev_device_get_syspath(vf));
+        g_autofree char *pf_syspath = g_build_filename(dir, physfn, NULL);
+        unsigned p, v;
+
+        if (!pci_function_number(physfn, &p) || !virtfn_index(virtfns, pf_syspath, udev_device_get_sysname(vf), &v))
+                return NULL;
+        return g_strdup_printf("pf%uvf%u", p, v);
+}
+
+static char *sf_port_name(struct udev_device *sf, const char *pf) {
+        const char *sfnum = udev_device_get_sysattr_value(sf, "sfnum");
+        g_autofree char *s = sfnum ? g_strstrip(g_strdup(sfnum)) : NULL;
+        guint64 n;
+        unsigned p;
+
+        if (!s || !pci_function_number(pf, &p) || !g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT32, &n, NULL))
+                return NULL;
+        return g_strdup_printf("pf%usf%" G_GUINT64_FORMAT, p, n);
+}
+
+/* Walk up from P, the device's nearest ancestor device (or NULL).  Also
+ * says which phys_port_name its representor has (RET_PORT, NULL: none);
+ * VIRTFNS as virtfn_index() takes it. */
+static void fill_parent_from(VdpaHardware *hw, struct udev_device *p, GHashTable *virtfns, char **ret_port) {
         clear_parent(hw);
+        *ret_port = NULL;
 
         /* The nearest bus ancestor decides: an auxiliary device in between
          * means a sub-function of the PCI function above it. */
@@ -154,6 +471,8 @@ static void fill_parent_from(VdpaHardware *hw, struct udev_device *p) {
                         hw->parent_kind = physfn ? VDPA_PARENT_KIND_VF : VDPA_PARENT_KIND_PF;
                         set_str(&hw->parent_device, udev_device_get_sysname(p));
                         fill_from_pci(hw, p, physfn);
+                        if (physfn)
+                                *ret_port = vf_port_name(virtfns, p, physfn);
                         return;
                 }
 
@@ -167,6 +486,7 @@ static void fill_parent_from(VdpaHardware *hw, struct udev_device *p) {
                                 g_autofree char *physfn = pci_physfn(pci);
 
                                 fill_from_pci(hw, pci, physfn);
+                                *ret_port = sf_port_name(p, hw->physical_function);
                         }
                         return;
                 }
@@ -230,6 +550,8 @@ static bool is_vdpa_device(struct udev_device *dev) {
  * before being filled, and left untouched on error. */
 int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
         _cleanup_(vdpa_hardware_clear) VdpaHardware n = { .numa_node = -1 };
+        g_autofree char *port = NULL;
+        NetCache net;
         int r;
 
         g_return_val_if_fail(dev, -EINVAL);
@@ -240,7 +562,13 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
         r = read_device_dir(udev_device_get_syspath(dev), udev_device_get_sysname(dev), &n, NULL);
         if (r < 0)
                 return r;
-        fill_parent_from(&n, udev_device_get_parent(dev));
+        fill_parent_from(&n, udev_device_get_parent(dev), NULL, &port);
+        /* Without an inventory there is no cache to keep current: one
+         * look at class net, for this device only. */
+        net_cache_init(&net);
+        (void) net_cache_scan(&net, udev_device_get_udev(dev));
+        net_cache_fill(&net, &n, port);
+        net_cache_clear(&net);
         vdpa_hardware_clear(hw);
         *hw = n;
         memset(&n, 0, sizeof n);
@@ -259,10 +587,12 @@ int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw) {
 typedef struct ParentEntry {
         DirId id;
         VdpaHardware hw;        /* only the parent fields are set */
+        char *port;             /* the representor's phys_port_name, NULL none */
 } ParentEntry;
 
 static void parent_entry_free(ParentEntry *e) {
         vdpa_hardware_clear(&e->hw);
+        g_free(e->port);
         g_free(e);
 }
 
@@ -279,22 +609,24 @@ static void copy_parent_fields(VdpaHardware *dst, const VdpaHardware *src) {
 /* Hotplug reads parents through the cache and fills it; enumeration does
  * not, so that the cache holds only the parents that see devices come and
  * go, not one entry per device. */
-static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw, const DirId *id) {
+static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *hw, const DirId *id, char **ret_port) {
         _cleanup_(udev_device_unrefp) struct udev_device *p = NULL;
         g_autofree char *dir = g_path_get_dirname(hw->syspath);
         ParentEntry *e = g_hash_table_lookup(inv->parents, dir);
 
         if (e && dir_id_equal(&e->id, id)) {
                 copy_parent_fields(hw, &e->hw);
+                *ret_port = g_strdup(e->port);
                 return;
         }
 
         p = nearest_parent(udev, hw->syspath);
-        fill_parent_from(hw, p);
+        fill_parent_from(hw, p, inv->virtfns, ret_port);
         e = g_new0(ParentEntry, 1);
         e->id = *id;
         e->hw.numa_node = -1;
         copy_parent_fields(&e->hw, hw);
+        e->port = g_strdup(*ret_port);
         g_hash_table_replace(inv->parents, g_steal_pointer(&dir), e);
 }
 
@@ -376,6 +708,10 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
         inv->kernel = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kernel_info_free);
         inv->provisioned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         inv->parents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) parent_entry_free);
+        net_cache_init(&inv->net);
+        inv->virtfns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+        inv->ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        inv->by_pf = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
         if (!config)
                 config = inv->owned_config = vdpa_config_new_default();
         inv->config = config;
@@ -393,8 +729,34 @@ void inventory_free(Inventory *inv) {
         g_clear_pointer(&inv->kernel, g_hash_table_unref);
         g_clear_pointer(&inv->provisioned, g_hash_table_unref);
         g_clear_pointer(&inv->parents, g_hash_table_unref);
+        net_cache_clear(&inv->net);
+        g_clear_pointer(&inv->virtfns, g_hash_table_unref);
+        g_clear_pointer(&inv->ports, g_hash_table_unref);
+        g_clear_pointer(&inv->by_pf, g_hash_table_unref);
         vdpa_config_free(inv->owned_config);
         g_free(inv);
+}
+
+/* Keep by_pf current: device NAME moved from OLD_PF to NEW_PF (either may
+ * be NULL or "": none). */
+static void pf_index_move(Inventory *inv, const char *name, const char *old_pf, const char *new_pf) {
+        GHashTable *set;
+
+        if (streq_ptr(old_pf, new_pf))
+                return;
+        if (old_pf && old_pf[0] && (set = g_hash_table_lookup(inv->by_pf, old_pf))) {
+                g_hash_table_remove(set, name);
+                if (g_hash_table_size(set) == 0)
+                        g_hash_table_remove(inv->by_pf, old_pf);
+        }
+        if (new_pf && new_pf[0]) {
+                set = g_hash_table_lookup(inv->by_pf, new_pf);
+                if (!set) {
+                        set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+                        g_hash_table_insert(inv->by_pf, g_strdup(new_pf), set);
+                }
+                g_hash_table_add(set, g_strdup(name));
+        }
 }
 
 /* Bring the device NAME to HW (NULL: it is gone), reporting one event when
@@ -414,6 +776,8 @@ static void apply(Inventory *inv, const char *name, const VdpaHardware *hw) {
                 g_tree_lookup_extended(inv->devices, name, &key, NULL);
                 g_tree_steal(inv->devices, name);
                 inv->state_counts[old->state]--;
+                pf_index_move(inv, name, old->hw.physical_function, NULL);
+                g_hash_table_remove(inv->ports, name);
                 notify(inv, INVENTORY_DEVICE_REMOVED, old);
                 g_free(key);
                 vdpa_device_free(old);
@@ -428,6 +792,7 @@ static void apply(Inventory *inv, const char *name, const VdpaHardware *hw) {
                 return;
 
         ev = old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED;
+        pf_index_move(inv, name, old ? old->hw.physical_function : NULL, new->hw.physical_function);
         if (old)
                 inv->state_counts[old->state]--;
         inv->state_counts[new->state]++;
@@ -469,9 +834,21 @@ static void rederive_all(Inventory *inv) {
         }
 }
 
+/* Hotplug before any enumeration (only tests do that) reads class net once. */
+static void net_cache_ensure(Inventory *inv, struct udev *udev) {
+        int r;
+
+        if (inv->net.scanned)
+                return;
+        r = net_cache_scan(&inv->net, udev);
+        if (r < 0)
+                log_warning_errno(r, "Cannot enumerate netdevs, representors unknown: %m");
+}
+
 /* Read the device at SYSPATH (named NAME) from sysfs and bring the model to it. */
 static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name, bool from_event) {
         _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+        g_autofree char *port = NULL;
         DirId parent;
 
         if (read_device_dir(syspath, name, &hw, from_event ? &parent : NULL) < 0) {
@@ -480,12 +857,18 @@ static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspat
                 return;
         }
         if (from_event)
-                fill_parent_cached(inv, udev, &hw, &parent);
+                fill_parent_cached(inv, udev, &hw, &parent, &port);
         else {
                 _cleanup_(udev_device_unrefp) struct udev_device *p = nearest_parent(udev, syspath);
 
-                fill_parent_from(&hw, p);
+                fill_parent_from(&hw, p, inv->virtfns, &port);
         }
+        net_cache_ensure(inv, udev);
+        net_cache_fill(&inv->net, &hw, port);
+        if (port)
+                g_hash_table_replace(inv->ports, g_strdup(hw.name), g_steal_pointer(&port));
+        else
+                g_hash_table_remove(inv->ports, hw.name);
         apply(inv, hw.name, &hw);
 }
 
@@ -519,6 +902,13 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
          * (a numa_node overridden by hand is picked up here), and only
          * hotplug fills the cache again. */
         g_hash_table_remove_all(inv->parents);
+        g_hash_table_remove_all(inv->virtfns);
+        /* Net uevents may have been lost with the others: class net is
+         * read again too, and every device's Representor and PfNetdev
+         * come from this read. */
+        r = net_cache_scan(&inv->net, udev);
+        if (r < 0)
+                log_warning_errno(r, "Cannot enumerate netdevs, keeping the representors known: %m");
 
         udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
                 const char *syspath = udev_list_entry_get_name(item);
@@ -731,9 +1121,132 @@ void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
         rederive_all(inv);
 }
 
-/* Placeholder until representors are read (issue 14, item 3). */
+/* ---------------------------------------------------------- net uevents */
+
+/* Re-derive the net facts of device NAME from the cache: O(log n). */
+static void refresh_net_one(Inventory *inv, const char *name) {
+        VdpaDevice *old = g_tree_lookup(inv->devices, name);
+        _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+
+        if (!old)
+                return;
+        vdpa_hardware_copy(&hw, &old->hw);
+        net_cache_fill(&inv->net, &hw, g_hash_table_lookup(inv->ports, name));
+        apply(inv, name, &hw);
+}
+
+/* What a changed netdev can affect: the PF it sits on, and the PFs whose
+ * uplink is on its switch. */
+typedef struct NetTouch {
+        GHashTable *pcis;
+        GHashTable *switches;
+} NetTouch;
+
+static void net_touch(NetTouch *t, const Netdev *n) {
+        if (!n)
+                return;
+        if (n->pci[0])
+                g_hash_table_add(t->pcis, g_strdup(n->pci));
+        if (n->switch_id[0])
+                g_hash_table_add(t->switches, g_strdup(n->switch_id));
+}
+
+/* T NULL: every PF.  Only PFs that have devices are looked at, so that
+ * the cost is in the devices affected, not in the netdevs of the host. */
+static void refresh_net_pfs(Inventory *inv, const NetTouch *t) {
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter i;
+        gpointer pf, set;
+
+        g_hash_table_iter_init(&i, inv->by_pf);
+        while (g_hash_table_iter_next(&i, &pf, &set)) {
+                const Netdev *uplink = net_cache_uplink(&inv->net, pf);
+                GHashTableIter j;
+                gpointer name;
+
+                if (t && !g_hash_table_contains(t->pcis, pf) &&
+                    !(uplink && g_hash_table_contains(t->switches, uplink->switch_id)))
+                        continue;
+                g_hash_table_iter_init(&j, set);
+                while (g_hash_table_iter_next(&j, &name, NULL))
+                        g_ptr_array_add(names, g_strdup(name));
+        }
+        /* apply() changes by_pf and may call back: not while iterating. */
+        for (guint k = 0; k < names->len; k++)
+                refresh_net_one(inv, names->pdata[k]);
+}
+
+/* The syspath a "move" came from: DEVPATH_OLD is a devpath, relative to
+ * the sysfs mount the device's own syspath shows. */
+static char *old_syspath(struct udev_device *dev) {
+        const char *old = udev_device_get_property_value(dev, "DEVPATH_OLD");
+        const char *syspath = udev_device_get_syspath(dev), *devpath = udev_device_get_devpath(dev);
+        g_autofree char *mount = NULL;
+        size_t ls, ld;
+
+        if (!old || !syspath || !devpath)
+                return NULL;
+        ls = strlen(syspath);
+        ld = strlen(devpath);
+        if (ld > ls || !streq_ptr(syspath + ls - ld, devpath))
+                return NULL;
+        mount = g_strndup(syspath, ls - ld);
+        return g_strconcat(mount, old, NULL);
+}
+
 int inventory_handle_net_uevent(Inventory *inv, struct udev_device *dev) {
+        _cleanup_(udev_device_unrefp) struct udev_device *now = NULL;
+        g_autoptr(GHashTable) pcis = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GHashTable) switches = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        NetTouch t = { pcis, switches };
+        const char *action, *syspath;
+        Netdev *n;
+
         g_return_val_if_fail(inv, -EINVAL);
         g_return_val_if_fail(dev, -EINVAL);
+
+        action = udev_device_get_action(dev);
+        syspath = udev_device_get_syspath(dev);
+        if (!action || !syspath)
+                return -EINVAL;
+        if (!streq_ptr(udev_device_get_subsystem(dev), "net"))
+                return 0;
+
+        log_debug("net uevent %s %s", action, syspath);
+
+        if (!inv->net.scanned) {
+                /* Nothing known yet to change by one entry. */
+                net_cache_ensure(inv, udev_device_get_udev(dev));
+                refresh_net_pfs(inv, NULL);
+                return 0;
+        }
+
+        if (streq_ptr(action, "move")) {
+                g_autofree char *old = old_syspath(dev);
+
+                if (old) {
+                        n = net_cache_take(&inv->net, old);
+                        net_touch(&t, n);
+                        netdev_free(n);
+                } else
+                        log_debug("net uevent move of %s without DEVPATH_OLD", syspath);
+        }
+
+        n = net_cache_take(&inv->net, syspath);
+        net_touch(&t, n);
+        netdev_free(n);
+
+        /* Anything but "remove" means "look again": what counts is what
+         * sysfs says now (a netdev added and gone again reads as gone). */
+        if (!streq_ptr(action, "remove"))
+                now = udev_device_new_from_syspath(udev_device_get_udev(dev), syspath);
+        n = now ? netdev_read(now) : NULL;
+        if (n) {
+                net_touch(&t, n);
+                net_cache_put(&inv->net, n);
+        }
+
+        if (g_hash_table_size(pcis) > 0 || g_hash_table_size(switches) > 0)
+                refresh_net_pfs(inv, &t);
         return 0;
 }
