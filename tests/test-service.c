@@ -876,6 +876,51 @@ static GVariant *one_option(const char *key, GVariant *value) {
         return g_variant_builder_end(&b);
 }
 
+/* OVS offload facts (DESIGN.md §9) from the real daemon: the fixture's
+ * card A is in switchdev mode, card B in legacy mode; then a representor
+ * goes, which only a net uevent tells. */
+static void test_representor(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *name, *representor, *pf_netdev;
+        } cases[] = {
+                { "vdpa0", "enp4s0f0npf0vf0", "enp4s0f0np0" },
+                { "fast1", "enp4s0f0npf0sf4", "enp4s0f0np0" },
+                { "vdpa2", "", "enp129s0f0np0" },
+                { "vdpa-sim0", "", "" },
+        };
+        const char *rep = "/sys/devices/pci0000:00/0000:00:02.0/0000:04:00.0/net/enp4s0f0npf0vf0";
+        g_autoptr(VdpaTestRecorder) rec = NULL;
+        g_autoptr(GVariant) dict = NULL;
+
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        rec = vdpa_test_recorder_new(f->bus);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GVariant) d = get_device(f, cases[i].name);
+
+                assert_dict_complete(d);
+                g_assert_cmpstr(dict_str(d, VDPA_KEY_REPRESENTOR), ==, cases[i].representor);
+                g_assert_cmpstr(dict_str(d, VDPA_KEY_PF_NETDEV), ==, cases[i].pf_netdev);
+        }
+
+        umockdev_testbed_uevent(f->tb, rep, "remove");
+        umockdev_testbed_remove_device(f->tb, rep);
+        dict = signal_dict(vdpa_test_recorder_wait_device(rec, "DeviceChanged", "vdpa0", 5000));
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_REPRESENTOR), ==, "");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PF_NETDEV), ==, "enp4s0f0np0");
+        g_clear_pointer(&dict, g_variant_unref);
+
+        /* That device only, once. */
+        signal_barrier(f);
+        g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceChanged"), ==, 1);
+        g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceAdded"), ==, 0);
+        g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceRemoved"), ==, 0);
+        dict = get_device(f, "vdpa0");
+        g_assert_cmpstr(dict_str(dict, VDPA_KEY_REPRESENTOR), ==, "");
+
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 static void test_build_xml(Fixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) xml = NULL;
@@ -1314,6 +1359,7 @@ int main(int argc, char *argv[]) {
         ADD("/service/config/missing-explicit", test_config_missing_explicit);
         ADD("/service/hotplug/paths", test_hotplug);
         ADD("/service/hotplug/burst", test_hotplug_burst);
+        ADD("/service/representor", test_representor);
         ADD("/service/build-xml/ok", test_build_xml);
         ADD("/service/build-xml/errors", test_build_xml_errors);
         ADD("/service/build-xml/hostile", test_build_xml_hostile);
