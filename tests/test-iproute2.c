@@ -150,25 +150,31 @@ static gboolean exists_in(Fixture *f, const char *sys) {
         return g_file_test(p, G_FILE_TEST_EXISTS) || g_file_test(p, G_FILE_TEST_IS_SYMLINK);
 }
 
-/* Reads uevents until the NUL-separated "ACTION NAME" list WANT has been
- * seen in order; fails naming the first one still pending. */
-static void expect_uevents(Fixture *f, const char *const *want) {
-        int fd = udev_monitor_get_fd(f->mon);
+/* Reads uevents from MON until the "ACTION NAME" list WANT has been seen
+ * in order (with DRIVER: "ACTION NAME DRIVER", "-" for none); fails naming
+ * the first one still pending. */
+static void expect_uevents_on(struct udev_monitor *mon, const char *const *want, gboolean driver) {
+        int fd = udev_monitor_get_fd(mon);
         gint64 deadline = g_get_monotonic_time() + UEVENT_TIMEOUT_MS * 1000;
 
         for (; *want; want++) {
                 for (;;) {
                         struct pollfd p = { .fd = fd, .events = POLLIN };
                         struct udev_device *d;
+                        const char *drv;
                         g_autofree char *got = NULL;
                         gint64 left = (deadline - g_get_monotonic_time()) / 1000;
 
                         if (left <= 0 || poll(&p, 1, (int) left) <= 0)
                                 g_error("uevent \"%s\" still pending after %d ms", *want, UEVENT_TIMEOUT_MS);
-                        d = udev_monitor_receive_device(f->mon);
+                        d = udev_monitor_receive_device(mon);
                         if (!d)
                                 continue;
-                        got = g_strdup_printf("%s %s", udev_device_get_action(d), udev_device_get_sysname(d));
+                        /* the event's DRIVER=, not the sysfs link libudev
+                         * would read now */
+                        drv = udev_device_get_property_value(d, "DRIVER");
+                        got = g_strdup_printf("%s %s%s%s", udev_device_get_action(d), udev_device_get_sysname(d),
+                                              driver ? " " : "", driver ? (drv ? drv : "-") : "");
                         udev_device_unref(d);
                         g_assert_cmpstr(got, ==, *want);
                         break;
@@ -176,12 +182,20 @@ static void expect_uevents(Fixture *f, const char *const *want) {
         }
 }
 
-static void expect_no_uevent(Fixture *f) {
-        struct pollfd p = { .fd = udev_monitor_get_fd(f->mon), .events = POLLIN };
+static void expect_uevents(Fixture *f, const char *const *want) {
+        expect_uevents_on(f->mon, want, FALSE);
+}
 
-        /* the simulator sends uevents before it answers: none is in
-         * flight when vdpa has exited */
+static void expect_no_uevent_on(struct udev_monitor *mon) {
+        struct pollfd p = { .fd = udev_monitor_get_fd(mon), .events = POLLIN };
+
+        /* the simulator and the testbed send uevents before they return:
+         * none is in flight afterwards */
         g_assert_cmpint(poll(&p, 1, 0), ==, 0);
+}
+
+static void expect_no_uevent(Fixture *f) {
+        expect_no_uevent_on(f->mon);
 }
 
 /* ---- mgmtdev ---- */
@@ -501,6 +515,348 @@ static void test_big_dump(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET), ==, 1);
 }
 
+/* ---- SR-IOV hotplug, provisioning fixtures, fault injection ---- */
+
+#define PF0 "/sys/devices/pci0000:00/0000:00:02.0/0000:04:00.0"
+#define HOT_VF "/sys/devices/pci0000:00/0000:00:02.0/0000:04:00.6"
+
+static struct udev_monitor *pci_monitor(Fixture *f) {
+        struct udev_monitor *mon = udev_monitor_new_from_netlink(f->udev, "udev");
+
+        g_assert_nonnull(mon);
+        g_assert_cmpint(udev_monitor_filter_add_match_subsystem_devtype(mon, "pci", NULL), ==, 0);
+        g_assert_cmpint(udev_monitor_enable_receiving(mon), ==, 0);
+        return mon;
+}
+
+/* The management devices `vdpa mgmtdev show -j` lists, space-separated. */
+static char *mgmtdev_names(Fixture *f) {
+        g_auto(Run) r = VDPA(f, "mgmtdev", "show", "-j");
+        g_autoptr(JsonObject) m = NULL;
+        g_autoptr(GList) names = NULL;
+        GString *s = g_string_new(NULL);
+
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(r.err, ==, "");
+        m = parse_json(r.out, "mgmtdev");
+        names = json_object_get_members(m);
+        for (GList *l = names; l; l = l->next)
+                g_string_append_printf(s, "%s%s", s->len ? " " : "", (const char *) l->data);
+        return g_string_free(s, FALSE);
+}
+
+static char *read_link_in(Fixture *f, const char *sys) {
+        g_autofree char *p = path_in(f, sys);
+
+        return g_file_read_link(p, NULL);
+}
+
+static char *read_attr_in(Fixture *f, const char *sys) {
+        g_autofree char *p = path_in(f, sys);
+        char *text = NULL;
+
+        g_assert_true(g_file_get_contents(p, &text, NULL, NULL));
+        return text;
+}
+
+#define FIXTURE_MGMTDEVS_PCI04 "auxiliary/mlx5_core.sf.4 pci/0000:04:00.2 pci/0000:04:00.3 pci/0000:04:00.4 pci/0000:04:00.5"
+#define FIXTURE_MGMTDEVS_REST "pci/0000:81:00.2 vdpasim_net vdpasim_blk"
+
+static void test_hotplug_vf(Fixture *f, gconstpointer data) {
+        static const char *const pci_added[] = { "add 0000:04:00.6 -", "bind 0000:04:00.6 mlx5_core", NULL };
+        static const char *const pci_removed[] = { "unbind 0000:04:00.6 -", "remove 0000:04:00.6 -", NULL };
+        static const char *const vdpa_added[] = { "add hot0", "bind hot0", NULL };
+        static const char *const vdpa_removed[] = { "unbind hot0", "remove hot0", NULL };
+        struct udev_monitor *pci = pci_monitor(f);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *addr = NULL;
+
+        g_assert_true(vdpa_testbed_add_vf(f->tb, "0000:04:00.0", 4, &addr, &error));
+        g_assert_no_error(error);
+        g_assert_cmpstr(addr, ==, "0000:04:00.6");
+        expect_uevents_on(pci, pci_added, TRUE);
+        {
+                g_autofree char *physfn = read_link_in(f, HOT_VF "/physfn");
+                g_autofree char *virtfn = read_link_in(f, PF0 "/virtfn4");
+                g_autofree char *drv = read_link_in(f, HOT_VF "/driver");
+                g_autofree char *numvfs = read_attr_in(f, PF0 "/sriov_numvfs");
+                g_autofree char *device = read_attr_in(f, HOT_VF "/device");
+                g_autofree char *numa = read_attr_in(f, HOT_VF "/numa_node");
+
+                g_assert_cmpstr(physfn, ==, "../0000:04:00.0");
+                g_assert_cmpstr(virtfn, ==, "../0000:04:00.6");
+                g_assert_cmpstr(drv, ==, "../../../../bus/pci/drivers/mlx5_core");
+                g_assert_cmpstr(numvfs, ==, "5\n");
+                g_assert_cmpstr(device, ==, "0x101e\n");
+                g_assert_cmpstr(numa, ==, "0\n");
+        }
+        {
+                /* as libudev (the daemon) sees it */
+                struct udev_device *d = udev_device_new_from_syspath(f->udev, HOT_VF);
+                g_assert_nonnull(d);
+                g_assert_cmpstr(udev_device_get_subsystem(d), ==, "pci");
+                g_assert_cmpstr(udev_device_get_driver(d), ==, "mlx5_core");
+                g_assert_cmpstr(udev_device_get_property_value(d, "PCI_ID"), ==, "15B3:101E");
+                g_assert_cmpstr(udev_device_get_property_value(d, "PCI_SLOT_NAME"), ==, "0000:04:00.6");
+                udev_device_unref(d);
+        }
+        {
+                g_autofree char *names = mgmtdev_names(f);
+                g_assert_cmpstr(names, ==, FIXTURE_MGMTDEVS_PCI04 " pci/0000:04:00.6 " FIXTURE_MGMTDEVS_REST);
+        }
+        {
+                g_auto(Run) r = VDPA(f, "mgmtdev", "show", "pci/0000:04:00.6");
+                assert_run(&r, 0, "pci/0000:04:00.6: \n  supported_classes net\n  max_supported_vqs 17\n  dev_features " MLX5_FEATURES_TEXT "\n", "");
+        }
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "hot0", "mgmtdev", "pci/0000:04:00.6");
+                assert_run(&r, 0, "", "");
+        }
+        g_assert_true(exists_in(f, HOT_VF "/hot0"));
+        expect_uevents(f, vdpa_added);
+        {
+                g_auto(Run) r = VDPA(f, "dev", "show", "hot0");
+                assert_run(&r, 0, "hot0: type network mgmtdev pci/0000:04:00.6 vendor_id 5555 max_vqs 3 max_vq_size 256\n", "");
+        }
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, "pci/0000:04:00.6"), ==, 1);
+
+        /* disabling the VF takes its vDPA device along, as mlx5 does */
+        g_assert_true(vdpa_testbed_remove_vf(f->tb, "0000:04:00.6", &error));
+        g_assert_no_error(error);
+        expect_uevents(f, vdpa_removed);
+        expect_uevents_on(pci, pci_removed, TRUE);
+        g_assert_false(exists_in(f, HOT_VF));
+        g_assert_false(exists_in(f, PF0 "/virtfn4"));
+        g_assert_false(exists_in(f, "/sys/bus/pci/devices/0000:04:00.6"));
+        {
+                g_autofree char *numvfs = read_attr_in(f, PF0 "/sriov_numvfs");
+                g_assert_cmpstr(numvfs, ==, "4\n");
+        }
+        {
+                g_autofree char *names = mgmtdev_names(f);
+                g_assert_cmpstr(names, ==, FIXTURE_MGMTDEVS_PCI04 " " FIXTURE_MGMTDEVS_REST);
+        }
+        {
+                g_auto(Run) r = VDPA(f, "mgmtdev", "show", "pci/0000:04:00.6");
+                assert_run(&r, 1, "", "Error: vdpa: Fail to find the specified mgmt device.\nkernel answers: No such device\n");
+        }
+        {
+                g_auto(Run) r = VDPA(f, "dev", "show", "hot0");
+                assert_run(&r, 1, "", "Error: vdpa: device not found.\nkernel answers: No such device\n");
+        }
+        /* the same VF can come back */
+        g_assert_true(vdpa_testbed_add_vf(f->tb, "0000:04:00.0", 4, NULL, &error));
+        g_assert_no_error(error);
+        expect_uevents_on(pci, pci_added, TRUE);
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "hot0", "mgmtdev", "pci/0000:04:00.6");
+                assert_run(&r, 0, "", "");
+        }
+        udev_monitor_unref(pci);
+}
+
+/* Routing IDs: devfn = PF devfn + offset + stride * N, carried into the
+ * slot number; and the refusals. */
+static void test_hotplug_vf_addresses(Fixture *f, gconstpointer data) {
+        static const struct {
+                const char *pf;
+                guint index;
+                const char *vf;
+        } cases[] = {
+                { "0000:04:00.0", 5, "0000:04:00.7" },
+                { "0000:04:00.0", 6, "0000:04:01.0" },
+                { "0000:04:00.0", 7, "0000:04:01.1" },
+                /* the second port: offset 2 + 1 * (8 - 1), after the first port's 8 */
+                { "0000:04:00.1", 0, "0000:04:01.2" },
+                { "0000:81:00.0", 1, "0000:81:00.3" },
+        };
+        g_autoptr(GError) error = NULL;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *addr = NULL;
+                g_autofree char *physfn = NULL;
+                g_autofree char *link = NULL;
+
+                g_assert_true(vdpa_testbed_add_vf(f->tb, cases[i].pf, cases[i].index, &addr, &error));
+                g_assert_no_error(error);
+                g_assert_cmpstr(addr, ==, cases[i].vf);
+                link = g_strdup_printf("/sys/bus/pci/devices/%s/physfn", addr);
+                physfn = read_link_in(f, link);
+                g_assert_cmpstr(physfn + strlen("../"), ==, cases[i].pf);
+        }
+        {
+                g_autofree char *names = mgmtdev_names(f);
+                g_assert_cmpstr(names, ==, FIXTURE_MGMTDEVS_PCI04 " pci/0000:04:00.7 pci/0000:04:01.0 pci/0000:04:01.1 "
+                                           "pci/0000:04:01.2 pci/0000:81:00.2 pci/0000:81:00.3 vdpasim_net vdpasim_blk");
+        }
+        g_assert_false(vdpa_testbed_add_vf(f->tb, "0000:04:00.0", 5, NULL, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+        g_clear_error(&error);
+        /* sriov_totalvfs is 8 */
+        g_assert_false(vdpa_testbed_add_vf(f->tb, "0000:04:00.0", 8, NULL, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+        g_clear_error(&error);
+        /* a VF is no PF */
+        g_assert_false(vdpa_testbed_add_vf(f->tb, "0000:04:00.2", 0, NULL, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+        g_clear_error(&error);
+        g_assert_false(vdpa_testbed_add_vf(f->tb, "0000:99:00.0", 0, NULL, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+        g_clear_error(&error);
+        g_assert_false(vdpa_testbed_add_vf(f->tb, "04:00.0", 0, NULL, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+        g_clear_error(&error);
+        /* a PF is no VF */
+        g_assert_false(vdpa_testbed_remove_vf(f->tb, "0000:04:00.0", &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+        g_clear_error(&error);
+        g_assert_false(vdpa_testbed_remove_vf(f->tb, "0000:99:00.2", &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+static void test_pf_with_vfs(Fixture *f, gconstpointer data) {
+        static const char *const vfs[] = { "0000:21:00.2", "0000:21:00.3", "0000:21:00.4", "0000:21:00.5" };
+        struct udev_monitor *pci = pci_monitor(f);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(vdpa_testbed_add_pf_with_vfs(f->tb, "0000:21:00.0", 4, &error));
+        g_assert_no_error(error);
+        /* built for before the daemon starts: not a single uevent */
+        expect_no_uevent_on(pci);
+        {
+                g_autofree char *names = mgmtdev_names(f);
+                g_assert_cmpstr(names, ==, FIXTURE_MGMTDEVS_PCI04 " pci/0000:21:00.2 pci/0000:21:00.3 pci/0000:21:00.4 "
+                                           "pci/0000:21:00.5 " FIXTURE_MGMTDEVS_REST);
+        }
+        {
+                /* a VF and its parent, the root port (the PF is a
+                 * sibling), as libudev reads them */
+                struct udev_device *d = udev_device_new_from_subsystem_sysname(f->udev, "pci", "0000:21:00.3");
+                struct udev_device *port;
+
+                g_assert_nonnull(d);
+                g_assert_cmpstr(udev_device_get_syspath(d), ==, "/sys/devices/pci0000:20/0000:20:00.0/0000:21:00.3");
+                g_assert_cmpstr(udev_device_get_driver(d), ==, "mlx5_core");
+                g_assert_cmpstr(udev_device_get_sysattr_value(d, "numa_node"), ==, "0");
+                port = udev_device_get_parent(d);
+                g_assert_cmpstr(udev_device_get_sysname(port), ==, "0000:20:00.0");
+                g_assert_cmpstr(udev_device_get_driver(port), ==, "pcieport");
+                g_assert_cmpstr(udev_device_get_sysattr_value(port, "class"), ==, "0x060400");
+                udev_device_unref(d);
+        }
+        {
+                g_autofree char *numvfs = read_attr_in(f, "/sys/bus/pci/devices/0000:21:00.0/sriov_numvfs");
+                g_autofree char *virtfn = read_link_in(f, "/sys/bus/pci/devices/0000:21:00.0/virtfn3");
+                g_assert_cmpstr(numvfs, ==, "4\n");
+                g_assert_cmpstr(virtfn, ==, "../0000:21:00.5");
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(vfs); i++) {
+                g_autofree char *name = g_strdup_printf("p%zu", i);
+                g_autofree char *handle = g_strconcat("pci/", vfs[i], NULL);
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", name, "mgmtdev", handle);
+
+                assert_run(&r, 0, "", "");
+                g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, handle), ==, 1);
+        }
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 4);
+        {
+                /* mlx5: one each */
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "again", "mgmtdev", "pci/0000:21:00.2");
+                assert_run(&r, 1, "", "kernel answers: No space left on device\n");
+        }
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, "pci/0000:21:00.2"), ==, 2);
+        /* a second port shares the root port; a PF twice is refused */
+        g_assert_true(vdpa_testbed_add_pf_with_vfs(f->tb, "0000:21:00.1", 1, &error));
+        g_assert_no_error(error);
+        g_assert_true(exists_in(f, "/sys/devices/pci0000:20/0000:20:00.0/0000:21:01.2/physfn"));
+        g_assert_false(vdpa_testbed_add_pf_with_vfs(f->tb, "0000:21:00.0", 4, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+        g_clear_error(&error);
+        /* 0000:04:00.0 is a PF, not a root port */
+        g_assert_false(vdpa_testbed_add_pf_with_vfs(f->tb, "0000:05:00.0", 1, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+        g_clear_error(&error);
+        /* hotplug onto it goes on where it ended */
+        {
+                g_autofree char *addr = NULL;
+                g_assert_true(vdpa_testbed_add_vf(f->tb, "0000:21:00.0", 4, &addr, &error));
+                g_assert_no_error(error);
+                g_assert_cmpstr(addr, ==, "0000:21:00.6");
+        }
+        udev_monitor_unref(pci);
+}
+
+static void test_pf_with_256_vfs(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *names = NULL;
+        gint64 t0 = g_get_monotonic_time();
+        gint64 took;
+
+        g_assert_true(vdpa_testbed_add_pf_with_vfs(f->tb, "0000:21:00.0", 256, &error));
+        took = g_get_monotonic_time() - t0;
+        g_assert_no_error(error);
+        /* a note, not an assertion: the time is the file system's (13
+         * files a VF; tmpfs ~0.1 s, a busy ext4 seconds) */
+        g_test_message("vdpa_testbed_add_pf_with_vfs(256): %.1f ms, testbed in %s", took / 1000.0, f->root);
+        names = mgmtdev_names(f);
+        /* 256 VFs from devfn 2 on: the last ones on bus 0x22 */
+        g_assert_true(g_str_has_prefix(names, FIXTURE_MGMTDEVS_PCI04 " pci/0000:21:00.2 pci/0000:21:00.3 "));
+        g_assert_true(g_str_has_suffix(names, " pci/0000:21:1f.7 pci/0000:22:00.0 pci/0000:22:00.1 " FIXTURE_MGMTDEVS_REST));
+        {
+                g_auto(GStrv) parts = g_strsplit(names, " ", -1);
+                g_assert_cmpuint(g_strv_length(parts), ==, g_strv_length((char **) fixture_mgmtdevs) + 256);
+        }
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "last", "mgmtdev", "pci/0000:22:00.1");
+                assert_run(&r, 0, "", "");
+        }
+}
+
+static void test_fail_dev_new(Fixture *f, gconstpointer data) {
+        const char *vf5 = "pci/0000:04:00.5";
+
+        vdpa_sim_fail_dev_new(f->sim, vf5, ENOSPC);
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "x", "mgmtdev", vf5);
+                assert_run(&r, 1, "", "kernel answers: No space left on device\n");
+        }
+        {
+                /* the others still work */
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "s1", "mgmtdev", "vdpasim_net");
+                assert_run(&r, 0, "", "");
+        }
+        vdpa_sim_fail_dev_new(f->sim, vf5, EOPNOTSUPP);
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "x", "mgmtdev", vf5);
+                assert_run(&r, 1, "", "Error: vdpa: All provided attributes are not supported.\nkernel answers: Operation not supported\n");
+        }
+        /* a fault on a management device that is not there yet waits for it */
+        vdpa_sim_fail_dev_new(f->sim, "pci/0000:04:00.6", ENOMEM);
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "x", "mgmtdev", "pci/0000:04:00.6");
+                assert_run(&r, 1, "", "Error: vdpa: Fail to find the specified management device.\nkernel answers: No such device\n");
+        }
+        g_assert_true(vdpa_testbed_add_vf(f->tb, "0000:04:00.0", 4, NULL, NULL));
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "x", "mgmtdev", "pci/0000:04:00.6");
+                assert_run(&r, 1, "", "kernel answers: Cannot allocate memory\n");
+        }
+        g_assert_false(exists_in(f, VF5 "/x"));
+        g_assert_false(exists_in(f, HOT_VF "/x"));
+        vdpa_sim_fail_dev_new(f->sim, vf5, 0);
+        {
+                g_auto(Run) r = VDPA(f, "dev", "add", "name", "x", "mgmtdev", vf5);
+                assert_run(&r, 0, "", "");
+        }
+        g_assert_true(exists_in(f, VF5 "/x"));
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, vf5), ==, 3);
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, "vdpasim_net"), ==, 1);
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, "pci/0000:04:00.6"), ==, 2);
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, "pci/0000:04:00.2"), ==, 0);
+        vdpa_sim_reset_counts(f->sim);
+        g_assert_cmpuint(vdpa_sim_count_dev_new(f->sim, vf5), ==, 0);
+}
+
 /* ---- tools/simhost ---- */
 
 static void test_simhost(Fixture *f, gconstpointer data) {
@@ -793,6 +1149,11 @@ int main(int argc, char **argv) {
         add("/iproute2/eperm", test_eperm);
         add("/iproute2/family-absent", test_family_absent);
         add("/iproute2/big-dump", test_big_dump);
+        add("/iproute2/hotplug/vf", test_hotplug_vf);
+        add("/iproute2/hotplug/vf-addresses", test_hotplug_vf_addresses);
+        add("/iproute2/provision/pf-with-vfs", test_pf_with_vfs);
+        add("/iproute2/provision/pf-with-256-vfs", test_pf_with_256_vfs);
+        add("/iproute2/provision/fail-dev-new", test_fail_dev_new);
         add("/iproute2/simhost", test_simhost);
         add("/iproute2/raw/validation", test_raw_validation);
         add("/iproute2/raw/acks", test_raw_acks);

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <gio/gio.h>
 #include <umockdev.h>
 
 /* The VF of tests/data/host.umockdev that carries no vDPA device. */
@@ -57,6 +58,48 @@ void vdpa_testbed_unlock(void);
  * ROOT_BUS+1; N_VFS at most 254. */
 void vdpa_testbed_add_card(UMockdevTestbed *tb, guint root_bus, int numa_node, guint n_vfs,
                            const char *prefix, guint first, guint first_minor);
+
+/* SR-IOV hotplug of one ConnectX-6 Dx VF (15b3:101e, class 0x020000), as
+ * the kernel makes it when a VF is enabled (pci_iov_add_virtfn) and
+ * mlx5_core probes it: the function appears at the routing-ID address
+ * devfn = PF devfn + sriov_offset + sriov_stride * VF_INDEX (the bus number
+ * carries past devfn 255) as a sibling of the PF, with numa_node,
+ * local_cpulist and subsystem IDs of the PF, `physfn` -> PF and the PF's
+ * `virtfn<VF_INDEX>` -> VF (sriov_numvfs follows); then "add" (no
+ * driver yet, so no management device either), then the driver link and
+ * DRIVER=mlx5_core, then "bind" (subsystem pci).  The simulator lists it as
+ * management device pci/<addr> from then on.
+ * The PF's sriov_offset/sriov_stride attributes give the routing; PFs
+ * without them (host.umockdev's) have stride 1 and offset
+ * 2 + fn * (sriov_totalvfs - 1), the layout of a two-port card: VFs of
+ * 0000:04:00.0 are 0000:04:00.(2+N), VF 6 being 0000:04:01.0.
+ * The new VF's address goes to RET_VF_ADDRESS (may be NULL; g_free()).
+ * FALSE with G_IO_ERROR_NOT_FOUND when there is no PF at PF_ADDRESS,
+ * G_IO_ERROR_EXISTS when that VF exists. */
+gboolean vdpa_testbed_add_vf(UMockdevTestbed *tb, const char *pf_address, guint vf_index, char **ret_vf_address,
+                             GError **error);
+
+/* The reverse (pci_iov_remove_virtfn): vDPA devices on the VF go first as
+ * mlx5's remove deletes them ("unbind"/"remove" each), the virtfn and
+ * physfn links go, the driver lets go ("unbind"), then "remove" and the
+ * directory goes.  G_IO_ERROR_NOT_FOUND when VF_ADDRESS is not a VF. */
+gboolean vdpa_testbed_remove_vf(UMockdevTestbed *tb, const char *vf_address, GError **error);
+
+/* A fixture host part: root port <dom>:<bus-1>:00.0 (8086:2030, pcieport)
+ * in root complex pci<dom>:<bus-1> (reused when it exists: two PFs of one
+ * card), the ConnectX-6 Dx PF PF_ADDRESS (15b3:101d, mlx5_core, NUMA node
+ * 0, sriov_offset 2 + fn * (sriov_totalvfs - 1), stride 1, sriov_totalvfs
+ * max(8, N_VFS)) and its N_VFS VFs bound to mlx5_core at the addresses
+ * vdpa_testbed_add_vf() gives (0000:21:00.0 with 4 VFs: 0000:21:00.2 ..
+ * 0000:21:00.5; with 256 they run on to 0000:22:00.1), no vDPA device.
+ * Written straight into sysfs, without a single uevent (for before the
+ * daemon starts), and fast: 256 VFs take a few tens of milliseconds.
+ * PF_ADDRESS must be function 0..7 of a bus >= 1 whose bus - 1 holds no
+ * other device: host.umockdev uses buses 0x00, 0x04, 0x80, 0x81 and
+ * vdpa_testbed_add_card() ROOT_BUS and ROOT_BUS+1; e.g. 0000:21:00.0.
+ * G_IO_ERROR_EXISTS when the PF exists, G_IO_ERROR_INVALID_ARGUMENT on a
+ * malformed address or bus 0. */
+gboolean vdpa_testbed_add_pf_with_vfs(UMockdevTestbed *tb, const char *pf_address, guint n_vfs, GError **error);
 
 /* umockdev carries uevents over an AF_UNIX datagram socket, whose queue
  * holds net.unix.max_dgram_qlen messages (10 by default) where the kernel's

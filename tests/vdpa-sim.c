@@ -113,6 +113,8 @@ struct VdpaSim {
         GHashTable *features_ok; /* names */
         GPtrArray *order;        /* device names in registration order */
         GHashTable *minors;      /* vhost-vdpa minors this testbed has had */
+        GHashTable *dev_new;     /* mgmtdev handle → DEV_NEW requests */
+        GHashTable *faults;      /* mgmtdev handle → errno DEV_NEW answers */
         guint counts[256], dumps[256], connections;
 };
 
@@ -1184,6 +1186,37 @@ static int dev_add(VdpaSim *sim, const Model *m, const Mgmt *md, const char *nam
         return 0;
 }
 
+/* The handle as `vdpa` writes it: "bus/name", or "name" without a bus. */
+static char *handle_of(const char *bus, const char *name) {
+        return bus ? g_strconcat(bus, "/", name, NULL) : g_strdup(name);
+}
+
+/* The extack text the kernel gives with ERR where dev_add() fails, for
+ * vdpa_sim_fail_dev_new() (docs/vdpa-netlink.md §4.2-4.6). */
+static const char *fault_message(int err) {
+        switch (err) {
+        case EOPNOTSUPP:
+                return "vdpa: All provided attributes are not supported";
+        case ENODEV:
+                return "vdpa: Fail to find the specified management device";
+        default:
+                return NULL; /* ENOSPC, EEXIST, EINVAL (mlx5), ENOMEM: none */
+        }
+}
+
+/* Counts the request; the injected errno for MD, 0 if none.  Called with
+ * sim->lock held. */
+static int note_dev_new(VdpaSim *sim, const char *bus, const char *mname, const Mgmt *md) {
+        g_autofree char *handle = NULL;
+
+        if (!mname)
+                return 0;
+        handle = handle_of(bus, mname);
+        g_hash_table_replace(sim->dev_new, g_strdup(handle),
+                             GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(sim->dev_new, handle)) + 1));
+        return md ? GPOINTER_TO_INT(g_hash_table_lookup(sim->faults, handle)) : 0;
+}
+
 static int cmd_dev_new(const Req *r) {
         VdpaSim *sim = r->c->sim;
         const struct nlattr *const *tb = r->tb;
@@ -1194,6 +1227,7 @@ static int cmd_dev_new(const Req *r) {
         guint64 supported;
         const Mgmt *md;
         Model *m;
+        int fault;
         int err;
 
         if (!name)
@@ -1222,6 +1256,7 @@ static int cmd_dev_new(const Req *r) {
          * already passed) */
         m = lock_model(sim);
         md = mname ? model_find_mgmt(m, bus, mname) : NULL;
+        fault = note_dev_new(sim, bus, mname, md);
         if (!md) {
                 r->ext->msg = "vdpa: Fail to find the specified management device";
                 err = mname ? -ENODEV : -EINVAL;
@@ -1235,6 +1270,11 @@ static int cmd_dev_new(const Req *r) {
         if ((cfg.mask & supported) != cfg.mask) {
                 r->ext->msg = "vdpa: All provided attributes are not supported";
                 err = -EOPNOTSUPP;
+                goto out;
+        }
+        if (fault) {
+                r->ext->msg = fault_message(fault);
+                err = -fault;
                 goto out;
         }
         err = dev_add(sim, m, md, name, &cfg);
@@ -1525,6 +1565,8 @@ VdpaSim *vdpa_sim_start(UMockdevTestbed *tb, GError **error) {
         sim->features_ok = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         sim->order = g_ptr_array_new_with_free_func(g_free);
         sim->minors = g_hash_table_new(NULL, NULL);
+        sim->dev_new = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        sim->faults = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         sim->stop_fd = eventfd(0, EFD_CLOEXEC);
         sim->listen_fd = listen_on(sim->sock_path, error);
         if (sim->listen_fd < 0 || sim->stop_fd < 0) {
@@ -1561,6 +1603,8 @@ void vdpa_sim_stop(VdpaSim *sim) {
         g_hash_table_unref(sim->features_ok);
         g_ptr_array_unref(sim->order);
         g_hash_table_unref(sim->minors);
+        g_hash_table_unref(sim->dev_new);
+        g_hash_table_unref(sim->faults);
         g_mutex_clear(&sim->lock);
         g_object_unref(sim->tb);
         g_free(sim->root);
@@ -1593,6 +1637,28 @@ void vdpa_sim_reset_counts(VdpaSim *sim) {
                 g_atomic_int_set(&sim->counts[i], 0);
                 g_atomic_int_set(&sim->dumps[i], 0);
         }
+        g_mutex_lock(&sim->lock);
+        g_hash_table_remove_all(sim->dev_new);
+        g_mutex_unlock(&sim->lock);
+}
+
+guint vdpa_sim_count_dev_new(VdpaSim *sim, const char *mgmtdev_handle) {
+        guint n;
+
+        g_mutex_lock(&sim->lock);
+        n = GPOINTER_TO_UINT(g_hash_table_lookup(sim->dev_new, mgmtdev_handle));
+        g_mutex_unlock(&sim->lock);
+        return n;
+}
+
+void vdpa_sim_fail_dev_new(VdpaSim *sim, const char *mgmtdev_handle, int err) {
+        g_return_if_fail(err >= 0);
+        g_mutex_lock(&sim->lock);
+        if (err)
+                g_hash_table_replace(sim->faults, g_strdup(mgmtdev_handle), GINT_TO_POINTER(err));
+        else
+                g_hash_table_remove(sim->faults, mgmtdev_handle);
+        g_mutex_unlock(&sim->lock);
 }
 
 guint vdpa_sim_count_connections(VdpaSim *sim) {

@@ -105,6 +105,24 @@ guint vdpa_sim_count(VdpaSim *sim, guint8 cmd);
 guint vdpa_sim_count_dumps(VdpaSim *sim, guint8 cmd);
 void vdpa_sim_reset_counts(VdpaSim *sim);
 
+/* DEV_NEW requests that named management device HANDLE ("pci/0000:04:00.5",
+ * "auxiliary/mlx5_core.sf.4", "vdpasim_net"; as `vdpa` writes it), since
+ * start or the last vdpa_sim_reset_counts(), whatever they were answered:
+ * "exactly 4 DEV_NEW", "none sent twice".  Requests refused before the
+ * management device is looked up (EPERM, attribute validation, no name,
+ * max_vqp 0) are not counted. */
+guint vdpa_sim_count_dev_new(VdpaSim *sim, const char *mgmtdev_handle);
+
+/* Fault injection: from now on, DEV_NEW on management device HANDLE fails
+ * where the driver's dev_add() runs (after the management device was found
+ * and the attribute mask accepted), answering -ERR with the extack text
+ * the kernel sends for that errno there (docs/vdpa-netlink.md §4):
+ * ENOSPC, EEXIST, EINVAL, ENOMEM, ... none; EOPNOTSUPP "vdpa: All provided
+ * attributes are not supported"; ENODEV "vdpa: Fail to find the specified
+ * management device".  Nothing is created.  ERR 0 clears the fault; a
+ * handle without a management device is allowed (it may appear later). */
+void vdpa_sim_fail_dev_new(VdpaSim *sim, const char *mgmtdev_handle, int err);
+
 /* Connections accepted so far (each netlink socket is one). */
 guint vdpa_sim_count_connections(VdpaSim *sim);
 
