@@ -27,14 +27,16 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
 void inventory_free(Inventory *inv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Inventory, inventory_free)
 
-/* Read one vDPA device from sysfs into HW: its own directory, and its
- * ancestors through libudev (pure with respect to the inventory: it only
- * reads sysfs).  Returns 0, or a negative errno when DEV is not a usable
+/* Read one vDPA device from sysfs into HW: its own directory, its
+ * ancestors and class net (Representor, PfNetdev) through libudev (pure
+ * with respect to the inventory: it only reads sysfs, and reads all of
+ * class net each time; the inventory keeps that in a cache).  Returns 0, or a negative errno when DEV is not a usable
  * vDPA device (e.g. it vanished meanwhile). */
 int vdpa_hardware_from_udev(struct udev_device *dev, VdpaHardware *hw);
 
-/* Enumerate every device on bus "vdpa" and bring the model to exactly that
- * set, reporting only the differences.  Used at start (when the model is
+/* Enumerate every device on bus "vdpa" (and class "net" for their
+ * representors) and bring the model to exactly that set, reporting only
+ * the differences.  Used at start (when the model is
  * empty every device is ADDED) and after a lost uevent (ENOBUFS). */
 int inventory_enumerate(Inventory *inv, struct udev *udev);
 
@@ -73,8 +75,9 @@ void inventory_replace_kernel_info(Inventory *inv, GHashTable *table);
 void inventory_set_provisioned(Inventory *inv, const char *name, bool provisioned);
 
 /* Apply one uevent of subsystem "net": a PF netdev or a representor came,
- * went or was renamed (DESIGN.md §9).  Devices whose Representor or
- * PfNetdev changed are reported. */
+ * went or was renamed ("move", with DEVPATH_OLD) (DESIGN.md §9).  Only
+ * the devices of the PFs it touches are looked at; those whose
+ * Representor or PfNetdev changed are reported. */
 int inventory_handle_net_uevent(Inventory *inv, struct udev_device *dev);
 
 /* Swap in a new configuration; reports devices whose state changes. */
