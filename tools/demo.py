@@ -6,7 +6,8 @@
 checks its dependencies first.)
 
 Builds the project, simulates a host with NVIDIA ConnectX-6 Dx VFs, a
-sub-function and a vDPA simulator (umockdev, tests/data/host.umockdev), and
+sub-function and a vDPA simulator (umockdev, tests/data/host.umockdev, plus
+a card for provisioning made by tests/testbed.h), and
 starts, all private to this run: a system-type D-Bus, the real polkitd on it
 (in its own mount and PID namespace, with the project's polkit actions), a
 real libvirtd (tests/private-libvirtd) with two tiny TCG domains defined,
@@ -20,6 +21,13 @@ simulated in this process (tests/vdpa-sim.h): `vdpa mgmtdev show`
 (Debian's iproute2) and `vdpactl mgmtdev list`, a device deleted and one
 created with vdpactl, a virtio-blk device made with iproute2 that the
 service lists as unusable and builds no <interface> for, and the clean-up.
+Last, declarative provisioning (DESIGN.md §8): the host has a second card,
+PF 0000:21:00.0 in switchdev mode with 4 VFs and no vDPA device, and the
+service's configuration a [Provision cx6] rule for them, so the service
+made their devices itself at its start (`vdpactl provision status`,
+`vdpactl list`); then a fifth VF is hot-plugged (tests/testbed.h, its
+representor first), its vDPA device is made and announced live in
+`vdpactl monitor`, and `vdpactl show` gives it with its representor.
 
 With --once it stops there, tears everything down and exits non-zero if any
 step did not do what it should (it is the 'demo' test); without, it prints
@@ -82,6 +90,28 @@ BLK_MGMTDEV = 'vdpasim_blk'
 FIXTURE_MGMTDEVS = {'pci/0000:04:00.2', 'pci/0000:04:00.3', 'pci/0000:04:00.4',
                     'pci/0000:04:00.5', 'pci/0000:81:00.2', 'auxiliary/mlx5_core.sf.4',
                     'vdpasim_net', 'vdpasim_blk'}
+# Declarative provisioning (DESIGN.md §8, §9): a second card, PF
+# 0000:21:00.0 with 4 VFs and no vDPA device, is on the host before the
+# service starts, and the demo's configuration has a [Provision cx6] rule
+# for its VFs: the service makes their devices itself.  Then VF 4 is
+# hot-plugged (0000:21:00.6: sriov_offset 2, stride 1) and gets one too.
+# The card is in switchdev mode: its uplink and one representor per VF
+# sit on the PF (tests/data/host.umockdev's first card has the same).
+PROVISION_RULE = 'cx6'
+PROVISION_PF = '0000:21:00.0'
+PROVISION_PF_SYSPATH = '/devices/pci0000:20/0000:20:00.0/0000:21:00.0'
+PROVISION_N_VFS = 4
+PROVISION_GLOB = 'pci/0000:21:00.*'
+PROVISION_MGMTDEVS = {'pci/0000:21:00.%x' % (2 + i) for i in range(PROVISION_N_VFS)}
+PROVISION_MAX_QUEUE_PAIRS = 4
+PROVISION_MTU = 9000
+PROVISION_NAME = 'vdpa-%n'
+PROVISION_NAME_RE = r'vdpa-\d+'
+PROVISION_HOTPLUG_INDEX = 4
+PROVISION_HOTPLUG_VF = '0000:21:00.6'
+PROVISION_SWITCH_ID = '78563412001f2e3d'
+PROVISION_UPLINK = 'enp33s0f0np0'
+PROVISION_TIMEOUT = 10    # the rule's devices to be there after the start
 VDPA = '/usr/sbin/vdpa'
 UNUSABLE_ERROR = 'org.vdpa.Manager.Error.DeviceUnusable'
 
@@ -396,24 +426,60 @@ class Simulator:
         for fn in (self.lib.vdpa_testbed_lock, self.lib.vdpa_testbed_unlock):
             fn.argtypes = []
             fn.restype = None
+        # tests/testbed.h: SR-IOV as the kernel does it (gboolean results).
+        self.lib.vdpa_testbed_add_pf_with_vfs.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p)]
+        self.lib.vdpa_testbed_add_pf_with_vfs.restype = ctypes.c_int
+        self.lib.vdpa_testbed_add_vf.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p),
+            ctypes.POINTER(ctypes.c_void_p)]
+        self.lib.vdpa_testbed_add_vf.restype = ctypes.c_int
 
         get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
         get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
         get_pointer.restype = ctypes.c_void_p
         # The testbed's UMockdevTestbed *; the simulator takes a reference.
-        gobject = get_pointer(testbed.__gpointer__, None)
+        self.tb = get_pointer(testbed.__gpointer__, None)
         error = ctypes.c_void_p()
-        self.sim = self.lib.vdpa_sim_start(gobject, ctypes.byref(error))
+        self.sim = self.lib.vdpa_sim_start(self.tb, ctypes.byref(error))
         if not self.sim:
-            message = ctypes.cast(error, ctypes.POINTER(GError)).contents.message.decode(
-                errors='replace') if error else 'unknown error'
-            if error:
-                self.g_error_free(error)
-            raise DemoError('the vDPA netlink simulator did not start: %s' % message)
+            raise DemoError('the vDPA netlink simulator did not start: %s' %
+                            self.take_error(error))
         self.socket = self.lib.vdpa_sim_get_socket_path(self.sim).decode()
         value = self.lib.vdpa_sim_preload_env()
         self.preload = ctypes.string_at(value).decode()
         self.g_free(value)
+
+    def take_error(self, error):
+        """The message of the GError * ERROR (a c_void_p), freed."""
+        if not error:
+            return 'unknown error'
+        message = ctypes.cast(error, ctypes.POINTER(GError)).contents.message.decode(
+            errors='replace')
+        self.g_error_free(error)
+        return message
+
+    def add_pf_with_vfs(self, pf_address, n_vfs):
+        """A PF with N_VFS VFs bound to mlx5_core, no vDPA device,
+        written without uevents: before the service starts."""
+        error = ctypes.c_void_p()
+        if not self.lib.vdpa_testbed_add_pf_with_vfs(self.tb, pf_address.encode(), n_vfs,
+                                                     ctypes.byref(error)):
+            raise DemoError('vdpa_testbed_add_pf_with_vfs(%s, %d): %s' %
+                            (pf_address, n_vfs, self.take_error(error)))
+
+    def add_vf(self, pf_address, index):
+        """SR-IOV hotplug of VF INDEX of PF_ADDRESS with its "add" and
+        "bind" uevents, as the kernel sends them; the VF's address."""
+        error = ctypes.c_void_p()
+        address = ctypes.c_void_p()
+        if not self.lib.vdpa_testbed_add_vf(self.tb, pf_address.encode(), index,
+                                            ctypes.byref(address), ctypes.byref(error)):
+            raise DemoError('vdpa_testbed_add_vf(%s, %d): %s' %
+                            (pf_address, index, self.take_error(error)))
+        value = ctypes.string_at(address).decode()
+        self.g_free(address)
+        return value
 
     def locked(self):
         """The testbed lock the simulator's threads take while they read
@@ -584,6 +650,28 @@ class Demo:
         self.sim = Simulator(self.builddir, self.testbed)
         say('The kernel\'s vdpa netlink family, simulated (tests/vdpa-sim.h) in this process: %s' %
             self.sim.socket)
+        # Before the service starts, which must find it at its start.
+        self.sim.add_pf_with_vfs(PROVISION_PF, PROVISION_N_VFS)
+        with self.sim.locked():
+            self.add_netdev(PROVISION_UPLINK, 'p0')
+            for i in range(PROVISION_N_VFS):
+                self.add_netdev(representor_name(i), 'pf0vf%d' % i)
+        if not os.path.isdir(os.path.join(self.sysroot, 'sys' + PROVISION_PF_SYSPATH)):
+            raise DemoError('vdpa_testbed_add_pf_with_vfs() put %s elsewhere than %s' %
+                            (PROVISION_PF, PROVISION_PF_SYSPATH))
+        say('A second ConnectX-6 Dx, PF %s in switchdev mode (uplink %s), with %d VFs' %
+            (PROVISION_PF, PROVISION_UPLINK, PROVISION_N_VFS))
+        say('bound to mlx5_core (%s) and no vDPA device.' %
+            ', '.join(h[len('pci/'):] for h in sorted(PROVISION_MGMTDEVS)))
+
+    def add_netdev(self, name, port_name):
+        """A netdev of the provisioning card's PF as mlx5 registers it:
+        the uplink or a VF's representor on its eswitch; "add".  Called
+        with the testbed lock held."""
+        self.testbed.add_from_string(
+            'P: %s/net/%s\nE: INTERFACE=%s\nE: SUBSYSTEM=net\n'
+            'A: phys_port_name=%s\\n\nA: phys_switch_id=%s\\n\n' %
+            (PROVISION_PF_SYSPATH, name, name, port_name, PROVISION_SWITCH_ID))
 
     def simhost_env(self, **extra):
         """The environment of a program that sees the simulated host and
@@ -685,8 +773,15 @@ class Demo:
     def daemon_config(self):
         kf = GLib.KeyFile()
         kf.set_boolean('Devices', 'AllowVirtual', True)
+        group = 'Provision %s' % PROVISION_RULE
+        kf.set_string(group, 'ManagementDevice', PROVISION_GLOB)
+        kf.set_integer(group, 'MaxQueuePairs', PROVISION_MAX_QUEUE_PAIRS)
+        kf.set_integer(group, 'Mtu', PROVISION_MTU)
+        kf.set_string(group, 'Mac', 'auto')
+        kf.set_string(group, 'Name', PROVISION_NAME)
         path = os.path.join(self.tmp, 'vdpa-manager.conf')
         kf.save_to_file(path)
+        self.config_path = path
         return path
 
     def start_daemon(self):
@@ -716,6 +811,45 @@ class Demo:
         say('vdpa-managerd (pid %d) owns %s; its log: %s' % (self.daemon.pid, BUS_NAME,
                                                             self.daemon_log))
         self.wait_libvirt_connected()
+        self.wait_provisioned()
+
+    def call(self, method, params=None, reply='(aa{sv})'):
+        r = self.conn.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, method, params,
+                                GLib.VariantType(reply), Gio.DBusCallFlags.NONE, 5000, None)
+        return r.unpack()[0]
+
+    def provisioned(self):
+        """Management device handle -> [(name, state)] of its devices the
+        service made under a rule."""
+        made = {}
+        for d in self.call('Devices'):
+            if d.get('Provisioned'):
+                made.setdefault(d.get('ManagementDevice'), []).append((d['Name'], d['State']))
+        return made
+
+    def wait_provisioned(self):
+        """The rule's devices are made at the service's start, after it
+        took its name: the walkthrough starts once each VF of the rule has
+        one, available, so that what it shows does not depend on timing."""
+        deadline = time.monotonic() + PROVISION_TIMEOUT
+        while True:
+            made = self.provisioned()
+            pending = sorted(h for h in PROVISION_MGMTDEVS
+                             if [s for _, s in made.get(h, [])] != ['available'])
+            if not pending:
+                return
+            if self.daemon.poll() is not None:
+                raise DemoError('vdpa-managerd exited with %d' % self.daemon.returncode)
+            if time.monotonic() > deadline:
+                errors = {m['Handle']: m.get('ProvisionError', '')
+                          for m in self.call('ManagementDevices')}
+                raise DemoError(
+                    'rule [Provision %s]: %d s after the start, still pending: %s' % (
+                        PROVISION_RULE, PROVISION_TIMEOUT, '; '.join(
+                            '%s (devices %r, ProvisionError %r)' % (
+                                h, made.get(h, []), errors.get(h, '<no such mgmtdev>'))
+                            for h in pending)))
+            time.sleep(0.05)
 
     def wait_libvirt_connected(self):
         deadline = time.monotonic() + START_TIMEOUT
@@ -935,16 +1069,17 @@ class Demo:
                             VDPA)
         self.vdpa('mgmtdev', 'show')
         mgmtdevs = set(self.vdpa_json('mgmtdev', 'show').get('mgmtdev', {}))
-        if mgmtdevs != FIXTURE_MGMTDEVS:
+        want = FIXTURE_MGMTDEVS | PROVISION_MGMTDEVS
+        if mgmtdevs != want:
             raise DemoError('vdpa mgmtdev show: %s, not %s' % (
-                ', '.join(sorted(mgmtdevs)), ', '.join(sorted(FIXTURE_MGMTDEVS))))
+                ', '.join(sorted(mgmtdevs)), ', '.join(sorted(want))))
 
         step('The same through the service: vdpactl mgmtdev list')
         self.vdpactl('mgmtdev', 'list')
         handles = self.mgmtdevs()
-        if set(handles) != FIXTURE_MGMTDEVS:
+        if set(handles) != want:
             raise DemoError('vdpactl mgmtdev list: %s, not %s' % (
-                ', '.join(sorted(handles)), ', '.join(sorted(FIXTURE_MGMTDEVS))))
+                ', '.join(sorted(handles)), ', '.join(sorted(want))))
         if handles[CREATE_MGMTDEV].get('Devices') != [HOTPLUG_NAME]:
             raise DemoError('%s carries %r, not [%r]' % (
                 CREATE_MGMTDEV, handles[CREATE_MGMTDEV].get('Devices'), HOTPLUG_NAME))
@@ -1007,6 +1142,101 @@ class Demo:
         for name in (XML_DEVICE, self.claimed['Name']):
             if name not in left:
                 raise DemoError('vdpa dev show lacks %s' % name)
+
+    def provisioning(self):
+        group = 'Provision %s' % PROVISION_RULE
+        step('Declarative provisioning: [%s] in the service\'s configuration' % group)
+        say('$ cat %s   (excerpt)' % self.config_path)
+        with open(self.config_path) as f:
+            text = f.read()
+        start = text.index('[%s]' % group)
+        end = text.find('\n[', start)
+        say(text[start:end if end >= 0 else len(text)].rstrip())
+        say('At its start the service made a device on each VF of %s that had none:' %
+            PROVISION_PF)
+        # The command is `vdpactl provision status` (client/vdpactl.c).
+        self.vdpactl('provision', 'status')
+        status = json.loads(self.vdpactl('--json=short', 'provision', 'status', show=False))
+        rule = [r for r in status.get('rules', []) if r.get('Name') == PROVISION_RULE]
+        if len(rule) != 1 or set(rule[0].get('matches', [])) != PROVISION_MGMTDEVS:
+            raise DemoError('vdpactl provision status: rule %s matches %r, not %s' % (
+                PROVISION_RULE, rule and rule[0].get('matches'), sorted(PROVISION_MGMTDEVS)))
+        by_handle = {m.get('Handle'): m for m in status.get('management_devices', [])}
+        made = {}
+        for handle in sorted(PROVISION_MGMTDEVS):
+            m = by_handle.get(handle, {})
+            names = m.get('provisioned', [])
+            if len(names) != 1 or m.get('ProvisionRule') != PROVISION_RULE or \
+                    m.get('ProvisionError'):
+                raise DemoError('vdpactl provision status: %s has provisioned %r under rule %r '
+                                '(ProvisionError %r), not one device under %s' % (
+                                    handle, names, m.get('ProvisionRule'),
+                                    m.get('ProvisionError'), PROVISION_RULE))
+            made[handle] = names[0]
+
+        step('The devices it made: vdpactl list')
+        self.vdpactl('list')
+        devices = self.devices()
+        for handle, name in sorted(made.items()):
+            self.expect_provisioned(devices.get(name), name, handle)
+
+        step('SR-IOV hotplug: VF %d of %s appears (%s); vdpactl monitor is running' %
+             (PROVISION_HOTPLUG_INDEX, PROVISION_PF, PROVISION_HOTPLUG_VF))
+        rep = representor_name(PROVISION_HOTPLUG_INDEX)
+        say('(as mlx5 enables a VF: its representor %s on the eswitch first, then the VF' % rep)
+        say(' with "add", then mlx5_core bound to it with "bind": a new management device)')
+        with self.sim.locked():
+            self.add_netdev(rep, 'pf0vf%d' % PROVISION_HOTPLUG_INDEX)
+        address = self.sim.add_vf(PROVISION_PF, PROVISION_HOTPLUG_INDEX)
+        if address != PROVISION_HOTPLUG_VF:
+            raise DemoError('VF %d of %s is %s, not %s' % (PROVISION_HOTPLUG_INDEX, PROVISION_PF,
+                                                         address, PROVISION_HOTPLUG_VF))
+        handle = 'pci/' + address
+        line = self.monitor.wait_for(
+            'DeviceAdded of the device rule %s makes on %s' % (PROVISION_RULE, handle),
+            r'\bDeviceAdded %s\b' % PROVISION_NAME_RE)
+        name = re.search(r'\bDeviceAdded (%s)\b' % PROVISION_NAME_RE, line).group(1)
+        if name in made.values():
+            raise DemoError('DeviceAdded %s again' % name)
+        if not re.search(r'\bstate=available\b', line):
+            self.monitor.wait_for('DeviceChanged %s state=available' % name,
+                                  r'\bDeviceChanged %s state=available\b' % re.escape(name))
+
+        step('The new device: vdpactl show %s' % name)
+        self.vdpactl('show', name)
+        d = json.loads(self.vdpactl('--json=short', 'show', name, show=False))
+        self.expect_provisioned(d, name, handle)
+        # §9's keys, when the service tells them.
+        want = {'Representor': rep, 'PfNetdev': PROVISION_UPLINK}
+        wrong = {k: d.get(k) for k, v in want.items() if k in d and d.get(k) != v}
+        if wrong:
+            raise DemoError('vdpactl show %s: %r, not %r' % (name, wrong, want))
+
+        step('And the rule\'s view: vdpactl provision status')
+        self.vdpactl('provision', 'status')
+        status = json.loads(self.vdpactl('--json=short', 'provision', 'status', show=False))
+        m = {m.get('Handle'): m for m in status.get('management_devices', [])}.get(handle, {})
+        if m.get('provisioned') != [name]:
+            raise DemoError('vdpactl provision status: %s has provisioned %r, not [%r]' % (
+                handle, m.get('provisioned'), name))
+
+    def expect_provisioned(self, d, name, handle):
+        """Device dictionary D is NAME, made under the rule on HANDLE as
+        the rule says."""
+        if d is None:
+            raise DemoError('vdpactl list lacks %s, provisioned on %s' % (name, handle))
+        want = {'Provisioned': True, 'ManagementDevice': handle, 'State': 'available',
+                'Type': 'net', 'MaxQueuePairs': PROVISION_MAX_QUEUE_PAIRS, 'Mtu': PROVISION_MTU}
+        wrong = {k: d.get(k) for k, v in want.items() if d.get(k) != v}
+        if wrong:
+            raise DemoError('%s: %r, not %r' % (name, wrong, want))
+        if not re.fullmatch(PROVISION_NAME_RE, name):
+            raise DemoError('%s is not named as %s says' % (name, PROVISION_NAME))
+        mac = d.get('DeviceMac', '')
+        # Mac=auto: locally administered, unicast.
+        if not re.fullmatch(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}', mac) or int(mac[:2], 16) & 3 != 2:
+            raise DemoError('%s has DeviceMac %r, not a locally administered unicast MAC' %
+                            (name, mac))
 
     def bus_error(self, method, params):
         """The D-Bus error name METHOD of the service fails with (None
@@ -1151,6 +1381,12 @@ class Demo:
         sys.stderr.write(self.libvirtd_logs())
 
 
+def representor_name(vf_index):
+    """The netdev name systemd gives the representor of VF_INDEX on the
+    provisioning card's PF (bus 0x21 = 33, function 0)."""
+    return 'enp33s0f0npf0vf%d' % vf_index
+
+
 def describe_status(status):
     """A Popen return code; unshare and sh report a signal as 128+N."""
     signum = -status if status < 0 else status - 128 if status > 128 else 0
@@ -1209,6 +1445,7 @@ def main():
         demo.hotplug()
         demo.release()
         demo.management_plane()
+        demo.provisioning()
         ok = True
         if not args.once:
             demo.wait_for_ctrl_c()
