@@ -655,6 +655,32 @@ static void test_hotplug_vf(Fixture *f, gconstpointer data) {
         udev_monitor_unref(pci);
 }
 
+/* A VF of the fixture with a bound vDPA device: mlx5's remove deletes it
+ * first. */
+static void test_remove_fixture_vf(Fixture *f, gconstpointer data) {
+        static const char *const vdpa_removed[] = { "unbind vdpa0", "remove vdpa0", NULL };
+        static const char *const pci_removed[] = { "unbind 0000:04:00.2 -", "remove 0000:04:00.2 -", NULL };
+        struct udev_monitor *pci = pci_monitor(f);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(vdpa_testbed_remove_vf(f->tb, "0000:04:00.2", &error));
+        g_assert_no_error(error);
+        expect_uevents(f, vdpa_removed);
+        expect_uevents_on(pci, pci_removed, TRUE);
+        g_assert_false(exists_in(f, "/dev/vhost-vdpa-0"));
+        g_assert_false(exists_in(f, PF0 "/virtfn0"));
+        {
+                g_autofree char *names = mgmtdev_names(f);
+                g_assert_cmpstr(names, ==, "auxiliary/mlx5_core.sf.4 pci/0000:04:00.3 pci/0000:04:00.4 pci/0000:04:00.5 "
+                                           FIXTURE_MGMTDEVS_REST);
+        }
+        {
+                g_auto(Run) r = VDPA(f, "dev", "show", "vdpa0");
+                assert_run(&r, 1, "", "Error: vdpa: device not found.\nkernel answers: No such device\n");
+        }
+        udev_monitor_unref(pci);
+}
+
 /* Routing IDs: devfn = PF devfn + offset + stride * N, carried into the
  * slot number; and the refusals. */
 static void test_hotplug_vf_addresses(Fixture *f, gconstpointer data) {
@@ -1151,6 +1177,7 @@ int main(int argc, char **argv) {
         add("/iproute2/big-dump", test_big_dump);
         add("/iproute2/hotplug/vf", test_hotplug_vf);
         add("/iproute2/hotplug/vf-addresses", test_hotplug_vf_addresses);
+        add("/iproute2/hotplug/remove-fixture-vf", test_remove_fixture_vf);
         add("/iproute2/provision/pf-with-vfs", test_pf_with_vfs);
         add("/iproute2/provision/pf-with-256-vfs", test_pf_with_256_vfs);
         add("/iproute2/provision/fail-dev-new", test_fail_dev_new);

@@ -512,7 +512,7 @@ typedef struct {
         const char *address;
         char *syspath, *dir, *parent;
         guint total, offset, stride;
-        PciFn vf; /* strings but syspath/address owned here */
+        PciFn vf; /* the VFs' template; its strings are the two below */
         char *numa_node, *cpulist;
 } Pf;
 
