@@ -468,7 +468,7 @@ static void test_hotplug(Fixture *f, gconstpointer data) {
                        " us over %u", g_array_index(times, gint64, times->len / 2),
                        g_array_index(times, gint64, times->len - 1), times->len);
         /* Nothing left over: the removed VF's records are gone. */
-        g_auto(GStrv) names = assert_provisioned(f);
+        g_strfreev(assert_provisioned(f));
         g_assert_cmpuint(g_strv_length(recorded_devices(f)), ==, N_VFS);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -522,7 +522,7 @@ static void test_errors(Fixture *f, gconstpointer data) {
         vdpa_sim_fail_dev_new(f->sim, "pci/0000:21:00.4", 0);
         g_assert_true(vdpa_test_recorder_wait(f->rec, "DeviceAdded", 4, WAIT_MS));
         wait_idle(f);
-        g_auto(GStrv) names = assert_provisioned(f);
+        g_strfreev(assert_provisioned(f));
         g_clear_pointer(&m1, g_variant_unref);
         m1 = mgmtdev_entry(f, "pci/0000:21:00.3");
         g_assert_cmpstr(dict_str(m1, VDPA_MGMT_KEY_PROVISION_ERROR), ==, "");
