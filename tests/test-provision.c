@@ -17,6 +17,7 @@
 #include <linux/vdpa.h>
 
 #include "harness.h"
+#include "polkit-harness.h"
 #include "testbed.h"
 #include "vdpa-names.h"
 #include "vdpa-sim.h"
@@ -529,6 +530,26 @@ static void test_errors(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* A PropertiesChanged carrying ProvisionRules with N rules was recorded. */
+static void assert_rules_announced(Fixture *f, gsize n) {
+        GPtrArray *sigs = vdpa_test_recorder_get_signals(f->rec);
+
+        for (guint i = 0; i < sigs->len; i++) {
+                const VdpaTestSignal *x = sigs->pdata[i];
+                g_autoptr(GVariant) changed = NULL, rules = NULL;
+
+                if (!g_str_equal(x->member, "PropertiesChanged"))
+                        continue;
+                changed = g_variant_get_child_value(x->parameters, 1);
+                rules = g_variant_lookup_value(changed, "ProvisionRules", G_VARIANT_TYPE("aa{sv}"));
+                if (rules) {
+                        g_assert_cmpuint(g_variant_n_children(rules), ==, n);
+                        return;
+                }
+        }
+        g_error("no PropertiesChanged of ProvisionRules was recorded");
+}
+
 /* SIGHUP with a new rule creates only what it adds. */
 static void test_reload(Fixture *f, gconstpointer data) {
         g_autoptr(JsonParser) p = NULL;
@@ -549,6 +570,7 @@ static void test_reload(Fixture *f, gconstpointer data) {
         vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "second0", WAIT_MS);
         wait_idle(f);
         g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 1);
+        assert_rules_announced(f, 2);
         g_clear_object(&p);
         devs = vdpa_json("show", &p);
         g_assert_cmpuint(kernel_devices_on(devs, "0000:21:00.2", NULL), ==, 1);
@@ -570,6 +592,83 @@ static void test_unmatched_warning(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(log, "[Provision nothing] ManagementDevice=pci/0000:99:* matches no management device"));
 }
 
+/* Deleted by hand while the rule stands: the rule makes it again (the
+ * configuration is the declaration; remove the rule first). */
+static void test_deleted_comes_back(Fixture *f, gconstpointer data) {
+        g_autoptr(VdpaTestPolkit) pk = vdpa_test_polkit_start_or_die(f->bus,
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id == 'org.vdpa.manager.provision') return polkit.Result.YES;\n"
+                "});\n");
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL, d = NULL;
+
+        write_config(f, RULE_CX6);
+        start_daemon(f);
+        wait_idle(f);
+        g_strfreev(assert_provisioned(f));
+        vdpa_sim_reset_counts(f->sim);
+        vdpa_test_recorder_clear(f->rec);
+
+        reply = vdpa_test_call(f->bus, "DeleteDevice", g_variant_new("(s@a{sv})", "vdpa-1",
+                               g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)), "()", &error);
+        g_assert_no_error(error);
+        vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "vdpa-1", WAIT_MS);
+        wait_idle(f);
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_DEL), ==, 1);
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 1);
+        g_assert_nonnull(vdpa_test_recorder_find_device(f->rec, "DeviceRemoved", "vdpa-1"));
+        d = get_device(f, "vdpa-1");
+        g_assert_true(dict_b(d, VDPA_KEY_PROVISIONED));
+        g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:21:00.3");
+        g_strfreev(assert_provisioned(f));
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
+/* The record cannot be written: nothing is created (no DEV_NEW), the error
+ * is shown, and once the state directory is writable again the retry
+ * provisions the device. */
+static void test_state_unwritable(Fixture *f, gconstpointer data) {
+        g_autofree char *path = state_file(f);
+        g_autofree char *addr = NULL;
+        g_autofree char *handle = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) m = NULL;
+
+        /* Matches only the VF hot-plugged below: nothing to record at start. */
+        write_config(f, "[Provision late]\nManagementDevice=pci/0000:21:00.6\nName=late%n\n");
+        start_daemon(f);
+        wait_idle(f);
+        g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+        /* A directory in the file's place: root ignores modes, not this. */
+        g_assert_cmpint(g_mkdir(path, 0700), ==, 0);
+        vdpa_sim_reset_counts(f->sim);
+
+        g_assert_true(vdpa_testbed_add_vf(f->tb, PF, N_VFS, &addr, &error));
+        g_assert_no_error(error);
+        handle = g_strdup_printf("pci/%s", addr);
+        for (int i = 0;; i++) {
+                g_clear_pointer(&m, g_variant_unref);
+                m = mgmtdev_entry(f, handle);
+                if (dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR)[0])
+                        break;
+                if (i >= WAIT_MS / 10)
+                        g_error("no ProvisionError on %s %d ms after its hotplug", handle, WAIT_MS);
+                vdpa_test_iterate(10);
+        }
+        g_test_message("state unwritable: %s", dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR));
+        g_assert_nonnull(strstr(dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR), "cannot record the device"));
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 0);
+
+        g_assert_cmpint(g_rmdir(path), ==, 0);
+        vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "late0", WAIT_MS);
+        wait_idle(f);
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 1);
+        g_clear_pointer(&m, g_variant_unref);
+        m = mgmtdev_entry(f, handle);
+        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR), ==, "");
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int main(int argc, char *argv[]) {
@@ -583,6 +682,8 @@ int main(int argc, char *argv[]) {
         ADD("/provision/errors", test_errors);
         ADD("/provision/reload", test_reload);
         ADD("/provision/unmatched-warning", test_unmatched_warning);
+        ADD("/provision/deleted-comes-back", test_deleted_comes_back);
+        ADD("/provision/state-unwritable", test_state_unwritable);
 
         return g_test_run();
 }
