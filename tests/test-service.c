@@ -1286,6 +1286,56 @@ static void test_introspection(Fixture *f, gconstpointer data) {
 
 /* Without the kernel's vdpa netlink family: arguments are still checked
  * first, then NotSupported, and nothing changes. */
+/* [Provision] rules without the kernel's netlink family: listed in
+ * ProvisionRules, ignored with a warning, nothing else changes. */
+static void test_provision_rules_no_netlink(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) rules = NULL, rule = NULL, list = NULL;
+        g_autofree char *log = NULL;
+        g_autofree char *log_path = g_build_filename(vdpa_test_bus_get_tmpdir(f->bus), "daemon.log", NULL);
+        const char *s;
+        guint16 q;
+
+        write_config(f, "[Provision cx6]\nManagementDevice=pci/0000:04:00.*\nMtu=9000\nMac=auto\n\n"
+                        "[Provision sfs]\nManagementDevice=auxiliary/*\nName=sf-%n\n");
+        vdpa_test_daemon_start_or_die(f->bus, NULL);
+        rules = vdpa_test_get_property(f->bus, "ProvisionRules", &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(g_variant_n_children(rules), ==, 2);
+        rule = g_variant_get_child_value(rules, 0);
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_NAME, "&s", &s));
+        g_assert_cmpstr(s, ==, "cx6");
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_MANAGEMENT_DEVICE, "&s", &s));
+        g_assert_cmpstr(s, ==, "pci/0000:04:00.*");
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_MTU, "q", &q));
+        g_assert_cmpuint(q, ==, 9000);
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_MAX_QUEUE_PAIRS, "q", &q));
+        g_assert_cmpuint(q, ==, 0);
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_MAC, "&s", &s));
+        g_assert_cmpstr(s, ==, "auto");
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_NAME_PATTERN, "&s", &s));
+        g_assert_cmpstr(s, ==, "vdpa%n");
+        g_clear_pointer(&rule, g_variant_unref);
+        rule = g_variant_get_child_value(rules, 1);
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_NAME_PATTERN, "&s", &s));
+        g_assert_cmpstr(s, ==, "sf-%n");
+        g_assert_true(g_variant_lookup(rule, VDPA_RULE_KEY_MAC, "&s", &s));
+        g_assert_cmpstr(s, ==, "");
+
+        /* Still the same devices, none provisioned. */
+        list = vdpa_test_call(f->bus, "Devices", NULL, "(aa{sv})", &error);
+        g_assert_no_error(error);
+        {
+                g_autoptr(GVariant) devs = g_variant_get_child_value(list, 0);
+
+                g_assert_cmpuint(g_variant_n_children(devs), ==, G_N_ELEMENTS(host_devices));
+        }
+        vdpa_test_wait_operations_done(f->bus, 10000);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+        g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+        g_assert_nonnull(strstr(log, "2 [Provision] rule(s) ignored: the kernel has no vdpa netlink family"));
+}
+
 static void test_provision_unsupported(Fixture *f, gconstpointer data) {
         static const struct {
                 const char *method;
@@ -1368,6 +1418,7 @@ int main(int argc, char *argv[]) {
         ADD("/service/lifecycle/sigpipe-ignored", test_sigpipe_ignored);
         ADD("/service/introspection", test_introspection);
         ADD("/service/provision/unsupported", test_provision_unsupported);
+        ADD("/service/provision/rules-without-netlink", test_provision_rules_no_netlink);
         g_test_add_func("/service/lifecycle/help-version", test_help_version);
 
         return g_test_run();
