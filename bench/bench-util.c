@@ -564,10 +564,16 @@ static void wait_for_owner(VdpaTestBus *bus, const char *name, GPid pid)
         g_error("pid %d did not own %s within 60 s", pid, name);
 }
 
-GPid bench_daemon_start(VdpaTestBus *bus, const char *libvirt_uri)
+GPid bench_daemon_spawn(VdpaTestBus *bus, const char *libvirt_uri)
 {
         g_auto(GStrv) argv = bench_daemon_argv(bus, libvirt_uri, false);
-        GPid pid = spawn(bus, (const char *const *) argv, "bench-daemon.log");
+
+        return spawn(bus, (const char *const *) argv, "bench-daemon.log");
+}
+
+GPid bench_daemon_start(VdpaTestBus *bus, const char *libvirt_uri)
+{
+        GPid pid = bench_daemon_spawn(bus, libvirt_uri);
 
         wait_for_owner(bus, VDPA_BUS_NAME, pid);
         return pid;

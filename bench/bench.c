@@ -17,6 +17,7 @@ static const struct {
         { "claim",      bench_figure_claim },
         { "activation", bench_figure_activation },
         { "create",     bench_figure_create },
+        { "provision",  bench_figure_provision },
         { "rss",        bench_figure_rss },
         { "summary",    bench_figure_summary },
 };

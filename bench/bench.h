@@ -92,6 +92,8 @@ VdpaTestBus *bench_bus_new(void);
  * (NULL: test:///default), and waits for org.vdpa.Manager.  Its output
  * goes to TMP/bench-daemon.log. */
 GPid bench_daemon_start(VdpaTestBus *bus, const char *libvirt_uri);
+/* The same without waiting: the caller watches the name itself. */
+GPid bench_daemon_spawn(VdpaTestBus *bus, const char *libvirt_uri);
 /* SIGTERM, reap; returns the exit code (0 on a clean exit). */
 int bench_daemon_stop(VdpaTestBus *bus, GPid pid);
 /* The same, asserting a clean exit (unless VDPA_BENCH_DAEMON_WRAPPER is set). */
@@ -194,4 +196,5 @@ int bench_figure_claim(int argc, char **argv);
 int bench_figure_activation(int argc, char **argv);
 int bench_figure_rss(int argc, char **argv);
 int bench_figure_create(int argc, char **argv);
+int bench_figure_provision(int argc, char **argv);
 int bench_figure_summary(int argc, char **argv);
