@@ -60,6 +60,8 @@ typedef struct Options {
         bool verbose;
 } Options;
 
+typedef struct UeventBatch UeventBatch;
+
 typedef struct Context {
         sd_event *event;
         sd_bus *bus;
@@ -77,6 +79,7 @@ typedef struct Context {
         /* Device name -> number of its netlink lookups queued or running:
          * the "bind" right behind an "add" needs no lookup of its own. */
         GHashTable *lookups;
+        UeventBatch *open_batch;      /* queued in the netlink worker, not started yet */
         char *state_dir;
         char *config_path;
         bool config_must_exist;
@@ -305,21 +308,117 @@ static void uevent_job_free(UeventJob *j) {
         g_free(j);
 }
 
-static void run_uevent_lookup(VdpaNetlink *nl, void *job) {
-        UeventJob *j = job;
+/* A burst of uevents (a provisioning pass, sriov_numvfs=256) rides in one
+ * job: whatever arrives while the job is still queued joins it, and from
+ * LOOKUP_DUMP_MIN new devices on, one DEV_GET and one DEV_CONFIG_GET dump
+ * answer all of them instead of a pair of requests each.  Their order is
+ * kept: the job applies its uevents as they came. */
+#define LOOKUP_DUMP_MIN 8
 
-        if (!j->lookup || !nl)
+struct UeventBatch {
+        Context *c;
+        GMutex lock;
+        bool started;                 /* the worker has it: nothing joins any more */
+        GPtrArray *jobs;              /* UeventJob*, in arrival order */
+};
+
+static void uevent_batch_free(UeventBatch *b) {
+        if (!b)
                 return;
+        g_ptr_array_unref(b->jobs);
+        g_mutex_clear(&b->lock);
+        g_free(b);
+}
+
+/* Main thread: false once the worker took B. */
+static bool uevent_batch_add(UeventBatch *b, UeventJob *j) {
+        bool added;
+
+        g_mutex_lock(&b->lock);
+        added = !b->started;
+        if (added)
+                g_ptr_array_add(b->jobs, j);
+        g_mutex_unlock(&b->lock);
+        return added;
+}
+
+static void lookup_one(VdpaNetlink *nl, UeventJob *j) {
         j->r = vdpa_netlink_dev_get(nl, j->name, &j->nldev, NULL);
         /* EAGAIN: features not negotiated yet; the configuration is unknown. */
         if (j->r >= 0)
                 (void) vdpa_netlink_config_get(nl, j->name, &j->nlcfg, NULL);
 }
 
-static void on_uevent_lookup_done(void *job, void *userdata) {
-        UeventJob *j = job;
-        Context *c = j->c;
+static GHashTable *index_by_name(GPtrArray *items, size_t name_offset) {
+        GHashTable *h = g_hash_table_new(g_str_hash, g_str_equal);
 
+        for (guint i = 0; items && i < items->len; i++) {
+                const char *name = *(char *const *) ((const char *) items->pdata[i] + name_offset);
+
+                if (name)
+                        g_hash_table_insert(h, (gpointer) name, items->pdata[i]);
+        }
+        return h;
+}
+
+static void lookup_by_dumps(VdpaNetlink *nl, GPtrArray *jobs, guint n) {
+        g_autoptr(GPtrArray) devs = NULL, cfgs = NULL;
+        g_autoptr(GHashTable) dev_by_name = NULL, cfg_by_name = NULL;
+        int r;
+
+        r = vdpa_netlink_dev_dump(nl, &devs, NULL);
+        if (r < 0) {
+                for (guint i = 0; i < n; i++)
+                        if (((UeventJob *) jobs->pdata[i])->lookup)
+                                lookup_one(nl, jobs->pdata[i]);
+                return;
+        }
+        /* EAGAIN of a device inside the dump is not an error of the dump;
+         * a failed dump only leaves the configurations unknown. */
+        (void) vdpa_netlink_config_dump(nl, &cfgs, NULL);
+        dev_by_name = index_by_name(devs, G_STRUCT_OFFSET(VdpaNlDevice, name));
+        cfg_by_name = index_by_name(cfgs, G_STRUCT_OFFSET(VdpaNlConfig, name));
+        for (guint i = 0; i < n; i++) {
+                UeventJob *j = jobs->pdata[i];
+                const VdpaNlDevice *d;
+                const VdpaNlConfig *cfg;
+
+                if (!j->lookup)
+                        continue;
+                d = g_hash_table_lookup(dev_by_name, j->name);
+                if (!d) {
+                        j->r = -ENODEV;
+                        continue;
+                }
+                j->nldev = vdpa_nl_device_dup(d);
+                cfg = g_hash_table_lookup(cfg_by_name, j->name);
+                if (cfg)
+                        j->nlcfg = vdpa_nl_config_dup(cfg);
+        }
+}
+
+static void run_uevent_batch(VdpaNetlink *nl, void *job) {
+        UeventBatch *b = job;
+        guint n, lookups = 0;
+
+        g_mutex_lock(&b->lock);
+        b->started = true;
+        n = b->jobs->len;
+        g_mutex_unlock(&b->lock);
+        if (!nl)
+                return;
+        for (guint i = 0; i < n; i++)
+                lookups += ((UeventJob *) b->jobs->pdata[i])->lookup;
+        if (lookups >= LOOKUP_DUMP_MIN) {
+                lookup_by_dumps(nl, b->jobs, n);
+                return;
+        }
+        for (guint i = 0; i < n; i++)
+                if (((UeventJob *) b->jobs->pdata[i])->lookup)
+                        lookup_one(nl, b->jobs->pdata[i]);
+}
+
+static void apply_looked_up(Context *c, UeventJob *j) {
         if (j->lookup) {
                 guint n = GPOINTER_TO_UINT(g_hash_table_lookup(c->lookups, j->name));
 
@@ -339,7 +438,17 @@ static void on_uevent_lookup_done(void *job, void *userdata) {
                  * dumps skip those too), or gone again. */
                 log_debug_errno(j->r, "No netlink facts for vDPA device %s: %m", j->name);
         apply_uevent(c, j->dev);
-        uevent_job_free(j);
+}
+
+static void on_uevent_batch_done(void *job, void *userdata) {
+        UeventBatch *b = job;
+        Context *c = b->c;
+
+        if (c->open_batch == b)
+                c->open_batch = NULL;
+        for (guint i = 0; i < b->jobs->len; i++)
+                apply_looked_up(c, b->jobs->pdata[i]);
+        uevent_batch_free(b);
 }
 
 /* vdpa: the devices.  net: PF netdevs and representors (§9).  pci and
@@ -389,8 +498,15 @@ static void on_uevent(UdevMonitor *m, struct udev_device *dev, void *userdata) {
         if (j->lookup)
                 g_hash_table_insert(c->lookups, g_strdup(name),
                                     GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(c->lookups, name)) + 1));
-        netlink_worker_submit(c->nl_worker, j, run_uevent_lookup, on_uevent_lookup_done,
-                              (GDestroyNotify) uevent_job_free, NULL);
+        if (c->open_batch && uevent_batch_add(c->open_batch, j))
+                return;
+        c->open_batch = g_new0(UeventBatch, 1);
+        c->open_batch->c = c;
+        g_mutex_init(&c->open_batch->lock);
+        c->open_batch->jobs = g_ptr_array_new_with_free_func((GDestroyNotify) uevent_job_free);
+        g_ptr_array_add(c->open_batch->jobs, j);
+        netlink_worker_submit(c->nl_worker, c->open_batch, run_uevent_batch, on_uevent_batch_done,
+                              (GDestroyNotify) uevent_batch_free, NULL);
 }
 
 /* The kernel's facts about every device: one DEV_GET dump, one

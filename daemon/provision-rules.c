@@ -21,6 +21,11 @@
 #define NAME_INDEX_MAX 10000
 #define BACKOFF_FIRST_USEC (1 * G_USEC_PER_SEC)
 #define BACKOFF_MAX_USEC (300 * G_USEC_PER_SEC)
+/* Creations handed to provision.c at once.  All of them would queue 256
+ * DEV_NEW ahead of the lookups that let their devices appear, and a loaded
+ * host then hits the 30 s appear timeout; a window keeps the wait short
+ * and still lets the uevent lookups of a window share one dump. */
+#define CREATES_IN_FLIGHT_MAX 32
 
 typedef struct Failure {
         char *error;
@@ -28,10 +33,15 @@ typedef struct Failure {
         uint64_t retry_at;            /* CLOCK_MONOTONIC usec */
 } Failure;
 
+/* A creation: queued, then in provision.c until on_created(). */
 typedef struct Pending {
         ProvisionRules *r;
         char *handle;
         char *name;
+        char *mac;                    /* NULL: the driver's */
+        uint16_t mtu;
+        uint16_t max_queue_pairs;
+        bool submitted;
 } Pending;
 
 struct ProvisionRules {
@@ -43,7 +53,9 @@ struct ProvisionRules {
         char *state_path;
 
         GKeyFile *state;              /* [Device NAME] Rule= ManagementDevice= Mac=; [Mac] HANDLE=MAC */
-        GHashTable *pending;          /* handle -> Pending*: a creation in flight */
+        GHashTable *pending;          /* handle -> Pending*: a creation queued or in flight */
+        GQueue queue;                 /* Pending* not submitted yet */
+        guint submitted;              /* Pending* in provision.c */
         GHashTable *pending_names;    /* names of those */
         GHashTable *failures;         /* handle -> Failure* */
         GHashTable *warned;           /* rule names already warned about matching nothing */
@@ -75,6 +87,7 @@ static void pending_free(Pending *p) {
                 return;
         g_free(p->handle);
         g_free(p->name);
+        g_free(p->mac);
         g_free(p);
 }
 
@@ -279,9 +292,13 @@ static void record_failure(ProvisionRules *r, const char *handle, const char *me
         arm_retry_timer(r);
 }
 
+static void submit_more(ProvisionRules *r);
+
 static void on_created(const char *name, const sd_bus_error *error, void *userdata) {
         Pending *p = userdata;
         ProvisionRules *r = p->r;
+
+        r->submitted--;
 
         if (error) {
                 drop_record(r, p->name);
@@ -293,6 +310,25 @@ static void on_created(const char *name, const sd_bus_error *error, void *userda
         }
         g_hash_table_remove(r->pending_names, p->name);
         g_hash_table_remove(r->pending, p->handle);  /* frees P */
+        submit_more(r);
+}
+
+static void submit_more(ProvisionRules *r) {
+        while (r->submitted < CREATES_IN_FLIGHT_MAX && !g_queue_is_empty(&r->queue)) {
+                Pending *p = g_queue_pop_head(&r->queue);
+
+                p->submitted = true;
+                r->submitted++;
+                provision_create(r->provision,
+                                 &(ProvisionCreateParams) {
+                                         .mgmtdev = p->handle,
+                                         .name = p->name,
+                                         .mac = p->mac,
+                                         .mtu = p->mtu,
+                                         .max_queue_pairs = p->max_queue_pairs,
+                                 },
+                                 on_created, p);
+        }
 }
 
 typedef struct Plan {
@@ -421,19 +457,15 @@ static void run_plans(ProvisionRules *r, GPtrArray *plans) {
                 pd->r = r;
                 pd->handle = g_strdup(p->handle);
                 pd->name = g_strdup(p->name);
+                pd->mac = g_strdup(p->mac);
+                pd->mtu = p->rule->mtu;
+                pd->max_queue_pairs = p->rule->max_queue_pairs;
                 g_hash_table_replace(r->pending, pd->handle, pd);
                 /* Known before the device, so that its DeviceAdded says so. */
                 inventory_set_provisioned(r->inventory, p->name, true);
-                provision_create(r->provision,
-                                 &(ProvisionCreateParams) {
-                                         .mgmtdev = p->handle,
-                                         .name = p->name,
-                                         .mac = p->mac,
-                                         .mtu = p->rule->mtu,
-                                         .max_queue_pairs = p->rule->max_queue_pairs,
-                                 },
-                                 on_created, pd);
+                g_queue_push_tail(&r->queue, pd);
         }
+        submit_more(r);
 }
 
 static void run_pass(VdpaNetlink *nl, void *job) {
@@ -543,6 +575,7 @@ void provision_rules_free(ProvisionRules *r) {
         }
         /* Creations still in flight belong to provision.c, which is freed
          * after us without calling back. */
+        g_queue_clear(&r->queue);
         g_hash_table_unref(r->pending);
         g_hash_table_unref(r->pending_names);
         g_hash_table_unref(r->failures);
@@ -609,7 +642,9 @@ void provision_rules_describe(ProvisionRules *r, const char *handle, const char 
         *error = f ? f->error : "";
 }
 
-/* The creations themselves are provision.c's operations. */
+/* Submitted creations are provision.c's operations; queued ones are ours. */
 unsigned provision_rules_count_operations(const ProvisionRules *r) {
-        return r && (r->pass_running || r->defer) ? 1 : 0;
+        if (!r)
+                return 0;
+        return (r->pass_running || r->defer ? 1 : 0) + g_queue_get_length((GQueue *) &r->queue);
 }

@@ -54,6 +54,6 @@ void provision_rules_device_event(ProvisionRules *r, InventoryEvent ev, const Vd
  * the last provisioning error on it ("" none).  Never NULL. */
 void provision_rules_describe(ProvisionRules *r, const char *handle, const char **rule, const char **error);
 
-/* A pass asked for or in flight (1) or not (0), for OperationsInFlight;
- * the creations are counted by provision_count_operations(). */
+/* A pass asked for or in flight (1 or 0) plus the creations queued, for
+ * OperationsInFlight; those handed to provision.c count there. */
 unsigned provision_rules_count_operations(const ProvisionRules *r);

@@ -32,6 +32,21 @@ void vdpa_nl_config_free(VdpaNlConfig *c) {
         g_free(c);
 }
 
+VdpaNlDevice *vdpa_nl_device_dup(const VdpaNlDevice *d) {
+        VdpaNlDevice *n = g_memdup2(d, sizeof *d);
+
+        n->name = g_strdup(d->name);
+        n->mgmtdev = g_strdup(d->mgmtdev);
+        return n;
+}
+
+VdpaNlConfig *vdpa_nl_config_dup(const VdpaNlConfig *c) {
+        VdpaNlConfig *n = g_memdup2(c, sizeof *c);
+
+        n->name = g_strdup(c->name);
+        return n;
+}
+
 void vdpa_nl_mgmtdev_free(VdpaNlMgmtdev *m) {
         if (!m)
                 return;

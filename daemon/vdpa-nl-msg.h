@@ -58,6 +58,8 @@ typedef struct VdpaNlNewParams {
 void vdpa_nl_device_free(VdpaNlDevice *d);
 void vdpa_nl_config_free(VdpaNlConfig *c);
 void vdpa_nl_mgmtdev_free(VdpaNlMgmtdev *m);
+VdpaNlDevice *vdpa_nl_device_dup(const VdpaNlDevice *d);
+VdpaNlConfig *vdpa_nl_config_dup(const VdpaNlConfig *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaNlDevice, vdpa_nl_device_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaNlConfig, vdpa_nl_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdpaNlMgmtdev, vdpa_nl_mgmtdev_free)
