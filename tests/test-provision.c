@@ -669,6 +669,50 @@ static void test_state_unwritable(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
+/* A burst of new devices (a second card, 12 VFs): their lookups share a
+ * DEV_GET and a DEV_CONFIG_GET dump, and still no device is shown before
+ * its facts (Type "net" in every DeviceAdded). */
+static void test_burst(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        GPtrArray *sigs;
+        guint added = 0;
+
+        g_assert_true(vdpa_testbed_add_pf_with_vfs(f->tb, "0000:31:00.0", 12, &error));
+        g_assert_no_error(error);
+        write_config(f, "[Provision burst]\nManagementDevice=pci/0000:31:*\nName=b%n\nMtu=1500\n");
+        vdpa_sim_reset_counts(f->sim);
+        start_daemon(f);
+        wait_idle(f);
+
+        sigs = vdpa_test_recorder_get_signals(f->rec);
+        for (guint i = 0; i < sigs->len; i++) {
+                const VdpaTestSignal *x = sigs->pdata[i];
+                g_autoptr(GVariant) dict = NULL;
+
+                if (!g_str_equal(x->member, "DeviceAdded"))
+                        continue;
+                dict = g_variant_get_child_value(x->parameters, 1);
+                g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, "net");
+                g_assert_cmpstr(dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), !=, "");
+                g_assert_cmpuint(dict_q(dict, VDPA_KEY_MTU), ==, 1500);
+                g_assert_true(dict_b(dict, VDPA_KEY_PROVISIONED));
+                added++;
+        }
+        g_assert_cmpuint(added, ==, 12);
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 12);
+        /* Start-up and the pass: one DEV_GET dump each; then the burst's. */
+        g_test_message("12 new devices: DEV_GET %u dumps + %u doits, DEV_CONFIG_GET %u dumps + %u doits",
+                       vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET),
+                       vdpa_sim_count(f->sim, VDPA_CMD_DEV_GET) - vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET),
+                       vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_CONFIG_GET),
+                       vdpa_sim_count(f->sim, VDPA_CMD_DEV_CONFIG_GET) -
+                               vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_CONFIG_GET));
+        g_assert_cmpuint(vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET), >=, 3);
+        g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_GET) - vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET),
+                         <, 12);
+        vdpa_test_daemon_stop_assert_ok(f->bus);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int main(int argc, char *argv[]) {
@@ -684,6 +728,7 @@ int main(int argc, char *argv[]) {
         ADD("/provision/unmatched-warning", test_unmatched_warning);
         ADD("/provision/deleted-comes-back", test_deleted_comes_back);
         ADD("/provision/state-unwritable", test_state_unwritable);
+        ADD("/provision/burst", test_burst);
 
         return g_test_run();
 }
