@@ -156,8 +156,14 @@
 
     const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
 
+    /* Every call names its signature (no introspection round trip) and
+     * sets no ALLOW_INTERACTIVE_AUTHORIZATION flag: polkit answers at once
+     * (AccessDenied or InteractiveAuthorizationRequired, shown next to the
+     * button) instead of waiting on an authentication agent the page cannot
+     * show; with Cockpit's administrative access turned on, superuser "try"
+     * makes the calls as root and polkit has nothing to ask. */
     function call(method, type, args) {
-        return client.call(PATH, IFACE, method, args, { type });
+        return client.call(PATH, IFACE, method, args, { type, flags: "" });
     }
 
     /* ---- service status ---------------------------------------------- */
@@ -691,7 +697,7 @@
         const auto = $("vdpa-claim-auto").checked || !claimDevice;
         const fields = $("vdpa-claim-auto-fields");
         fields.disabled = !auto;
-        fields.classList.toggle("vdpa-disabled", !auto);
+        fields.hidden = !auto;
     }
 
     function openClaim(name, opener) {
