@@ -298,7 +298,9 @@ static void test_start(Fixture *f, gconstpointer data) {
 
                 /* In the kernel's order, the lowest free index each. */
                 g_assert_cmpstr(names[i], ==, want);
-                g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, g_strdup_printf("pci/%s", vfs[i]));
+                g_autofree char *handle = g_strdup_printf("pci/%s", vfs[i]);
+
+                g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, handle);
                 g_assert_cmpuint(dict_q(d, VDPA_KEY_MTU), ==, 9000);
                 g_assert_cmpuint(dict_q(d, VDPA_KEY_MAX_QUEUE_PAIRS), ==, 4);
                 /* Locally administered unicast. */
@@ -308,7 +310,7 @@ static void test_start(Fixture *f, gconstpointer data) {
                 dict = g_variant_get_child_value(added->parameters, 1);
                 g_assert_true(dict_b(dict, VDPA_KEY_PROVISIONED));
 
-                g_autoptr(GVariant) m = mgmtdev_entry(f, g_strdup_printf("pci/%s", vfs[i]));
+                g_autoptr(GVariant) m = mgmtdev_entry(f, handle);
                 g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PROVISION_RULE), ==, "cx6");
                 g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR), ==, "");
                 g_assert_true(vdpa_sim_set_features_ok(f->sim, names[i], TRUE));
@@ -470,7 +472,11 @@ static void test_hotplug(Fixture *f, gconstpointer data) {
                        g_array_index(times, gint64, times->len - 1), times->len);
         /* Nothing left over: the removed VF's records are gone. */
         g_strfreev(assert_provisioned(f));
-        g_assert_cmpuint(g_strv_length(recorded_devices(f)), ==, N_VFS);
+        {
+                g_auto(GStrv) recorded = recorded_devices(f);
+
+                g_assert_cmpuint(g_strv_length(recorded), ==, N_VFS);
+        }
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
@@ -595,7 +601,7 @@ static void test_unmatched_warning(Fixture *f, gconstpointer data) {
 /* Deleted by hand while the rule stands: the rule makes it again (the
  * configuration is the declaration; remove the rule first). */
 static void test_deleted_comes_back(Fixture *f, gconstpointer data) {
-        g_autoptr(VdpaTestPolkit) pk = vdpa_test_polkit_start_or_die(f->bus,
+        VdpaTestPolkit *pk = vdpa_test_polkit_start_or_die(f->bus,
                 "polkit.addRule(function(action, subject) {\n"
                 "  if (action.id == 'org.vdpa.manager.provision') return polkit.Result.YES;\n"
                 "});\n");
@@ -622,6 +628,7 @@ static void test_deleted_comes_back(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:21:00.3");
         g_strfreev(assert_provisioned(f));
         vdpa_test_daemon_stop_assert_ok(f->bus);
+        vdpa_test_polkit_stop(pk);
 }
 
 /* The record cannot be written: nothing is created (no DEV_NEW), the error
