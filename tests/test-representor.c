@@ -330,9 +330,11 @@ static void test_late(Fixture *f, gconstpointer data) {
 
         drop_netdev(f, PF_A0, "enp4s0f0npf0vf3");
         drop_netdev(f, PF_A0, "enp4s0f0npf0vf0");
+        drop_netdev(f, PF_A0, "enp4s0f0npf0sf4");
         start_monitor(f);
         enumerate(f);
         assert_net(f, "vdpa0", "", "enp4s0f0np0");
+        assert_net(f, "fast1", "", "enp4s0f0np0");
 
         /* A new vDPA device on VF 3 (0000:04:00.5), no representor yet. */
         clear_events(f);
@@ -360,6 +362,14 @@ static void test_late(Fixture *f, gconstpointer data) {
         d = single_changed(f, "vdpa0");
         g_assert_cmpstr(d->hw.representor, ==, "enp4s0f0npf0vf0");
 
+        /* An SF's (sfnum 4) comes late the same way. */
+        clear_events(f);
+        add_netdev(f, PF_A0, "enp4s0f0npf0sf4", SWITCH_A, "pf0sf4");
+        run_until_idle(f);
+        d = single_changed(f, "fast1");
+        g_assert_cmpstr(d->hw.representor, ==, "enp4s0f0npf0sf4");
+        g_assert_cmpstr(d->hw.pf_netdev, ==, "enp4s0f0np0");
+
         /* The representor of a VF without a vDPA device on the other card,
          * and a netdev nobody cares about: nothing. */
         clear_events(f);
@@ -369,7 +379,7 @@ static void test_late(Fixture *f, gconstpointer data) {
                 "E: INTERFACE=br-int\n"
                 "E: SUBSYSTEM=net\n", NULL));
         run_until_idle(f);
-        g_assert_cmpuint(f->net_uevents, ==, 4);
+        g_assert_cmpuint(f->net_uevents, ==, 5);
         g_assert_cmpuint(f->events->len, ==, 0);
 
         /* Events and a full read agree. */
