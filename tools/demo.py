@@ -47,6 +47,7 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -1265,6 +1266,22 @@ class Demo:
             self.address, BUS_NAME, OBJECT_PATH, INTERFACE))
         say("  virsh -c '%s' dumpxml --inactive demo-web" % self.uri)
         say("  LD_PRELOAD='%s' UMOCKDEV_DIR='%s' vdpa dev show" % (self.sim.preload, self.sysroot))
+        # The Cockpit page, straight from the source tree: cockpit-bridge
+        # finds it through XDG_DATA_DIRS (DATA/cockpit/vdpa -> cockpit/),
+        # and talks to this bus as its system bus.
+        cockpit_data = os.path.join(self.tmp, 'cockpit-data')
+        os.makedirs(os.path.join(cockpit_data, 'cockpit'), exist_ok=True)
+        if not os.path.lexists(os.path.join(cockpit_data, 'cockpit', 'vdpa')):
+            os.symlink(os.path.join(ROOT, 'cockpit'), os.path.join(cockpit_data, 'cockpit', 'vdpa'))
+        with socket.socket() as s:      # a port free right now
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        say('The Cockpit page on this bus (cockpit-ws on 127.0.0.1 only, its bridge on the demo\'s bus):')
+        say("  DBUS_SYSTEM_BUS_ADDRESS='%s' XDG_DATA_DIRS='%s:/usr/share' XDG_CONFIG_DIRS='%s' \\" % (
+            self.address, cockpit_data, cockpit_data))
+        say('    /usr/lib/cockpit/cockpit-ws --no-tls --local-session=cockpit-bridge --address=127.0.0.1 --port=%d'
+            % port)
+        say('  then open http://127.0.0.1:%d/cockpit/@localhost/vdpa/index.html' % port)
         say('vdpactl monitor keeps printing here.  Ctrl-C stops everything.')
         self.monitor.go_live()
         while self.daemon.poll() is None:
