@@ -318,6 +318,21 @@ async function run(context) {
     await waitState(denied, CLAIM_DEVICE, 'available', 'after the refused claim', ACTION_TIMEOUT);
     await waitState(page, CLAIM_DEVICE, 'available', 'root page after the refused claim', ACTION_TIMEOUT);
 
+    // Keyboard: a row takes the focus, Enter opens its details.
+    const other = DEVICES.find((d) => d.Name !== CLAIM_DEVICE)?.Name ?? CLAIM_DEVICE;
+    await page.locator(`#vdpa-devices tr[data-device="${other}"]`).focus({ timeout: ACTION_TIMEOUT });
+    await page.keyboard.press('Enter');
+    await waitIn(page, `#vdpa-details showing ${other} after Enter on its focused row`, ACTION_TIMEOUT,
+                 (n) => document.querySelector('#vdpa-details')?.getAttribute('data-device') === n &&
+                        document.querySelector('#vdpa-details [data-key="Name"]')?.textContent.trim() === n, other);
+
+    // A narrow window: nothing overflows sideways.
+    await page.setViewportSize({ width: 400, height: 800 });
+    await waitIn(page, 'no horizontal overflow at 400 px (document wider than the window)', ACTION_TIMEOUT,
+                 () => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    await shot(page, 'narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+
     check(consoleErrors.length === 0, `console errors:\n  ${consoleErrors.join('\n  ')}`);
     return [page, denied];
 }
@@ -331,7 +346,7 @@ try {
         headless: true,
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: { width: 1280, height: 900 },
+        viewport: { width: 1280, height: 800 },
         timeout: LOAD_TIMEOUT,
     });
     context.setDefaultTimeout(ACTION_TIMEOUT);
