@@ -1222,3 +1222,73 @@ void vdpa_test_bus_set_daemon_bounding_set(VdpaTestBus *bus, const char *caps)
         g_free(bus->bounding_set);
         bus->bounding_set = g_strdup(caps ? caps : UNIT_BOUNDING_SET);
 }
+
+/* ---- device dictionaries and iproute2 ---- */
+
+GVariant *vdpa_test_get_device(VdpaTestBus *bus, const char *name)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = vdpa_test_call(bus, "GetDevice", g_variant_new("(s)", name), "(a{sv})", &error);
+
+        g_assert_no_error(error);
+        return g_variant_get_child_value(reply, 0);
+}
+
+const char *vdpa_test_dict_str(GVariant *dict, const char *key)
+{
+        const char *s = NULL;
+
+        if (!g_variant_lookup(dict, key, "&s", &s))
+                g_error("dictionary lacks string key %s", key);
+        return s;
+}
+
+guint vdpa_test_dict_q(GVariant *dict, const char *key)
+{
+        guint16 q;
+
+        if (!g_variant_lookup(dict, key, "q", &q))
+                g_error("dictionary lacks uint16 key %s", key);
+        return q;
+}
+
+guint vdpa_test_dict_u(GVariant *dict, const char *key)
+{
+        guint32 u;
+
+        if (!g_variant_lookup(dict, key, "u", &u))
+                g_error("dictionary lacks uint32 key %s", key);
+        return u;
+}
+
+gboolean vdpa_test_dict_b(GVariant *dict, const char *key)
+{
+        gboolean b;
+
+        if (!g_variant_lookup(dict, key, "b", &b))
+                g_error("dictionary lacks boolean key %s", key);
+        return b;
+}
+
+int vdpa_test_run_vdpa(const char *const *args, char **ret_out, char **ret_err)
+{
+        static const char tool[] = "/usr/sbin/vdpa";
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        g_auto(GStrv) argv = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL, *err = NULL;
+        int status;
+
+        if (!g_file_test(tool, G_FILE_TEST_IS_EXECUTABLE))
+                g_error("%s is missing: install Debian's iproute2 (tools/install-deps)", tool);
+        g_strv_builder_add(b, tool);
+        g_strv_builder_addv(b, (const char **) args);
+        argv = g_strv_builder_end(b);
+        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error))
+                g_error("cannot run %s: %s", tool, error->message);
+        if (ret_out)
+                *ret_out = g_steal_pointer(&out);
+        if (ret_err)
+                *ret_err = g_steal_pointer(&err);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -206,6 +206,20 @@ const VdpaTestSignal *vdpa_test_recorder_find_device(VdpaTestRecorder *rec, cons
 const VdpaTestSignal *vdpa_test_recorder_wait_device(VdpaTestRecorder *rec, const char *member, const char *name,
                                                      guint timeout_ms);
 
+/* ---- device dictionaries and iproute2 ---- */
+
+/* GetDevice(NAME)'s a{sv}; fails the test on an error. */
+GVariant *vdpa_test_get_device(VdpaTestBus *bus, const char *name);
+/* The value of KEY in an a{sv}; fails the test naming KEY when it is
+ * missing or of another type. */
+const char *vdpa_test_dict_str(GVariant *dict, const char *key);
+guint vdpa_test_dict_q(GVariant *dict, const char *key);
+guint vdpa_test_dict_u(GVariant *dict, const char *key);
+gboolean vdpa_test_dict_b(GVariant *dict, const char *key);
+/* Runs Debian's iproute2 /usr/sbin/vdpa with ARGS (fails the test when it
+ * is missing); its exit status, 128+N for signal N. */
+int vdpa_test_run_vdpa(const char *const *args, char **ret_out, char **ret_err);
+
 /* ---- misc ---- */
 
 /* vdpa_test_pid_alive() is in spawn-util.h. */

@@ -7,7 +7,6 @@
  * iproute2 `vdpa`.
  */
 #include <string.h>
-#include <sys/wait.h>
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -19,7 +18,6 @@
 #include "vdpa-names.h"
 #include "vdpa-sim.h"
 
-#define VDPA_TOOL "/usr/sbin/vdpa"
 #define WAIT_MS 10000
 
 #define GRANT_ROOT_RULE                                                         \
@@ -66,28 +64,6 @@ static void start_daemon(Fixture *f, const char *const *args) {
 
 /* ------------------------------------------------------------ helpers */
 
-/* Runs iproute2's vdpa with ARGS; returns its exit status. */
-static int run_vdpa(const char *const *args, char **ret_out, char **ret_err) {
-        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-        g_auto(GStrv) argv = NULL;
-        g_autoptr(GError) error = NULL;
-        g_autofree char *out = NULL, *err = NULL;
-        int status;
-
-        if (!g_file_test(VDPA_TOOL, G_FILE_TEST_IS_EXECUTABLE))
-                g_error("%s is missing: install Debian's iproute2 (tools/install-deps)", VDPA_TOOL);
-        g_strv_builder_add(b, VDPA_TOOL);
-        g_strv_builder_addv(b, (const char **) args);
-        argv = g_strv_builder_end(b);
-        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error))
-                g_error("cannot run %s: %s", VDPA_TOOL, error->message);
-        if (ret_out)
-                *ret_out = g_steal_pointer(&out);
-        if (ret_err)
-                *ret_err = g_steal_pointer(&err);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* The device names `vdpa dev show -j` lists, sorted. */
 static char *kernel_devices(void) {
         const char *const args[] = { "-j", "dev", "show", NULL };
@@ -98,7 +74,7 @@ static char *kernel_devices(void) {
         JsonObject *dev;
         GString *s = g_string_new(NULL);
 
-        g_assert_cmpint(run_vdpa(args, &out, &err), ==, 0);
+        g_assert_cmpint(vdpa_test_run_vdpa(args, &out, &err), ==, 0);
         g_assert_true(json_parser_load_from_data(p, out, -1, &error));
         g_assert_no_error(error);
         dev = json_object_get_object_member(json_node_get_object(json_parser_get_root(p)), "dev");
@@ -115,38 +91,6 @@ static GVariant *devices(Fixture *f) {
 
         g_assert_no_error(error);
         return reply;
-}
-
-static GVariant *get_device(Fixture *f, const char *name) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) reply = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", name), "(a{sv})", &error);
-
-        g_assert_no_error(error);
-        return g_variant_get_child_value(reply, 0);
-}
-
-static const char *dict_str(GVariant *dict, const char *key) {
-        const char *s = NULL;
-
-        if (!g_variant_lookup(dict, key, "&s", &s))
-                g_error("dictionary lacks string key %s", key);
-        return s;
-}
-
-static guint dict_q(GVariant *dict, const char *key) {
-        guint16 q;
-
-        if (!g_variant_lookup(dict, key, "q", &q))
-                g_error("dictionary lacks uint16 key %s", key);
-        return q;
-}
-
-static guint dict_u(GVariant *dict, const char *key) {
-        guint32 u;
-
-        if (!g_variant_lookup(dict, key, "u", &u))
-                g_error("dictionary lacks uint32 key %s", key);
-        return u;
 }
 
 /* Signals the daemon sent before an answer already received are in the
@@ -191,14 +135,14 @@ static void test_inventory(Fixture *f, gconstpointer data) {
         g_assert_true(b);
 
         for (size_t i = 0; i < G_N_ELEMENTS(expect); i++) {
-                g_autoptr(GVariant) d = get_device(f, expect[i].name);
+                g_autoptr(GVariant) d = vdpa_test_get_device(f->bus, expect[i].name);
 
                 g_test_message("%s", expect[i].name);
                 /* blk0 is a network device whose name says otherwise. */
-                g_assert_cmpstr(dict_str(d, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
-                g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, expect[i].mgmtdev);
-                g_assert_cmpuint(dict_u(d, VDPA_KEY_MAX_QUEUES), >, 0);
-                g_assert_cmpuint(dict_q(d, VDPA_KEY_MAX_QUEUE_SIZE), ==, 256);
+                g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
+                g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, expect[i].mgmtdev);
+                g_assert_cmpuint(vdpa_test_dict_u(d, VDPA_KEY_MAX_QUEUES), >, 0);
+                g_assert_cmpuint(vdpa_test_dict_q(d, VDPA_KEY_MAX_QUEUE_SIZE), ==, 256);
         }
 
         /* DEV_CONFIG_GET answers EAGAIN until a driver negotiated features,
@@ -209,13 +153,13 @@ static void test_inventory(Fixture *f, gconstpointer data) {
          * start-up dump: one dump per enumeration, no round trip per
          * device (documented in vdpa-managerd(8)). */
         {
-                g_autoptr(GVariant) v0 = get_device(f, "vdpa0"), v1 = get_device(f, "vdpa1");
+                g_autoptr(GVariant) v0 = vdpa_test_get_device(f->bus, "vdpa0"), v1 = vdpa_test_get_device(f->bus, "vdpa1");
 
-                g_assert_cmpuint(dict_q(v0, VDPA_KEY_MTU), ==, 0);
-                g_assert_cmpstr(dict_str(v0, VDPA_KEY_DEVICE_MAC), ==, "");
-                g_assert_cmpstr(dict_str(v0, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
-                g_assert_cmpuint(dict_q(v1, VDPA_KEY_MTU), ==, 0);
-                g_assert_cmpuint(dict_q(v1, VDPA_KEY_MAX_QUEUE_PAIRS), ==, 0);
+                g_assert_cmpuint(vdpa_test_dict_q(v0, VDPA_KEY_MTU), ==, 0);
+                g_assert_cmpstr(vdpa_test_dict_str(v0, VDPA_KEY_DEVICE_MAC), ==, "");
+                g_assert_cmpstr(vdpa_test_dict_str(v0, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
+                g_assert_cmpuint(vdpa_test_dict_q(v1, VDPA_KEY_MTU), ==, 0);
+                g_assert_cmpuint(vdpa_test_dict_q(v1, VDPA_KEY_MAX_QUEUE_PAIRS), ==, 0);
         }
         g_assert_cmpuint(vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET), ==, 1);
         g_assert_cmpuint(vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_CONFIG_GET), ==, 1);
@@ -249,14 +193,14 @@ static void test_create_delete(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_NEW), ==, 1);
         g_assert_cmpuint(vdpa_sim_count(f->sim, VDPA_CMD_DEV_GET), ==, 1);
         g_assert_cmpuint(vdpa_sim_count_dumps(f->sim, VDPA_CMD_DEV_GET), ==, 0);
-        d = get_device(f, "vdpa9");
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_DEVICE_MAC), ==, "00:11:22:33:44:55");
-        g_assert_cmpuint(dict_q(d, VDPA_KEY_MAX_QUEUE_PAIRS), ==, 4);
-        g_assert_cmpuint(dict_u(d, VDPA_KEY_MAX_QUEUES), ==, 9);   /* 2 x 4 + control */
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
-        g_assert_true(g_str_has_prefix(dict_str(d, VDPA_KEY_CHARDEV), "/dev/vhost-vdpa-"));
+        d = vdpa_test_get_device(f->bus, "vdpa9");
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_DEVICE_MAC), ==, "00:11:22:33:44:55");
+        g_assert_cmpuint(vdpa_test_dict_q(d, VDPA_KEY_MAX_QUEUE_PAIRS), ==, 4);
+        g_assert_cmpuint(vdpa_test_dict_u(d, VDPA_KEY_MAX_QUEUES), ==, 9);   /* 2 x 4 + control */
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
+        g_assert_true(g_str_has_prefix(vdpa_test_dict_str(d, VDPA_KEY_CHARDEV), "/dev/vhost-vdpa-"));
 
         /* The kernel (iproute2's view of it) has it too. */
         with = kernel_devices();
@@ -288,12 +232,12 @@ static void test_create_auto_name(Fixture *f, gconstpointer data) {
         g_variant_get(reply, "(&s)", &name);
         /* vdpa0..vdpa2 exist in the fixture. */
         g_assert_cmpstr(name, ==, "vdpa3");
-        d = get_device(f, "vdpa3");
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "vdpasim_net");
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_PARENT_KIND), ==, VDPA_PARENT_VIRTUAL);
-        g_assert_cmpuint(dict_q(d, VDPA_KEY_MTU), ==, 9000);
+        d = vdpa_test_get_device(f->bus, "vdpa3");
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_MANAGEMENT_DEVICE), ==, "vdpasim_net");
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_PARENT_KIND), ==, VDPA_PARENT_VIRTUAL);
+        g_assert_cmpuint(vdpa_test_dict_q(d, VDPA_KEY_MTU), ==, 9000);
         /* A simulator device: excluded unless AllowVirtual=true. */
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_STATE), ==, VDPA_STATE_EXCLUDED);
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_STATE), ==, VDPA_STATE_EXCLUDED);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
 
@@ -313,19 +257,19 @@ static void test_external_add(Fixture *f, gconstpointer data) {
                                           "[Devices]\nAllowVirtual=true\n", -1, NULL));
         start_daemon(f, NULL);
 
-        g_assert_cmpint(run_vdpa(add, NULL, &err), ==, 0);
+        g_assert_cmpint(vdpa_test_run_vdpa(add, NULL, &err), ==, 0);
         dict = g_variant_get_child_value(vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "ext0", WAIT_MS)->parameters, 1);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_TYPE), ==, VDPA_TYPE_NET);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), ==, "pci/0000:04:00.5");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, VDPA_STATE_AVAILABLE);
         g_variant_unref(dict);
 
         /* A virtio-blk device is never a NIC. */
         g_clear_pointer(&err, g_free);
-        g_assert_cmpint(run_vdpa(add_blk, NULL, &err), ==, 0);
+        g_assert_cmpint(vdpa_test_run_vdpa(add_blk, NULL, &err), ==, 0);
         dict = g_variant_get_child_value(vdpa_test_recorder_wait_device(f->rec, "DeviceAdded", "disk0", WAIT_MS)->parameters, 1);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, VDPA_TYPE_BLK);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, VDPA_STATE_UNUSABLE);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_TYPE), ==, VDPA_TYPE_BLK);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, VDPA_STATE_UNUSABLE);
         g_variant_unref(dict);
         reply = vdpa_test_call(f->bus, "BuildInterfaceXml", g_variant_new_parsed("('disk0', @a{sv} {})"), NULL, &error);
         vdpa_test_assert_error_name(error, VDPA_ERROR_DEVICE_UNUSABLE);
@@ -333,7 +277,7 @@ static void test_external_add(Fixture *f, gconstpointer data) {
         g_clear_error(&error);
 
         g_clear_pointer(&err, g_free);
-        g_assert_cmpint(run_vdpa(del, NULL, &err), ==, 0);
+        g_assert_cmpint(vdpa_test_run_vdpa(del, NULL, &err), ==, 0);
         vdpa_test_recorder_wait_device(f->rec, "DeviceRemoved", "ext0", WAIT_MS);
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -491,31 +435,31 @@ static void test_management_devices(Fixture *f, gconstpointer data) {
         for (gsize i = 0; i < g_variant_n_children(list); i++) {
                 g_autoptr(GVariant) m = g_variant_get_child_value(list, i);
                 g_autofree const char **classes = NULL, **devs = NULL;
-                const char *handle = dict_str(m, VDPA_MGMT_KEY_HANDLE);
+                const char *handle = vdpa_test_dict_str(m, VDPA_MGMT_KEY_HANDLE);
                 gint32 numa;
 
                 g_assert_true(g_variant_lookup(m, VDPA_MGMT_KEY_SUPPORTED_CLASSES, "^a&s", &classes));
                 g_assert_true(g_variant_lookup(m, VDPA_MGMT_KEY_DEVICES, "^a&s", &devs));
                 g_assert_true(g_variant_lookup(m, VDPA_MGMT_KEY_NUMA_NODE, "i", &numa));
-                g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR), ==, "");
+                g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_PROVISION_ERROR), ==, "");
                 if (g_str_equal(handle, "pci/0000:04:00.5")) {
                         seen_vf5 = TRUE;
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_BUS_NAME), ==, "pci");
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_DEVICE_NAME), ==, "0000:04:00.5");
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), ==, VDPA_PARENT_VF);
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_BUS_NAME), ==, "pci");
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_DEVICE_NAME), ==, "0000:04:00.5");
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), ==, VDPA_PARENT_VF);
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
                         g_assert_cmpint(numa, ==, 0);
                         g_assert_cmpstrv(classes, ((const char *const[]) { "net", NULL }));
                         g_assert_cmpuint(g_strv_length((char **) devs), ==, 0);
                 } else if (g_str_equal(handle, "vdpasim_blk")) {
                         seen_blk = TRUE;
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_BUS_NAME), ==, "");
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), ==, VDPA_PARENT_VIRTUAL);
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_BUS_NAME), ==, "");
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), ==, VDPA_PARENT_VIRTUAL);
                         g_assert_cmpstrv(classes, ((const char *const[]) { "blk", NULL }));
                 } else if (g_str_equal(handle, "auxiliary/mlx5_core.sf.4")) {
                         seen_sf = TRUE;
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), ==, VDPA_PARENT_SF);
-                        g_assert_cmpstr(dict_str(m, VDPA_MGMT_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_PARENT_KIND), ==, VDPA_PARENT_SF);
+                        g_assert_cmpstr(vdpa_test_dict_str(m, VDPA_MGMT_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
                         g_assert_cmpstrv(devs, ((const char *const[]) { "fast1", NULL }));
                 }
         }
