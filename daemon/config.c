@@ -841,13 +841,19 @@ static bool parse_name_pattern(const ParseContext *ctx, const char *group, char 
                 return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",
                                     "invalid pattern '%s': it needs exactly one %%n (the index), e.g. vdpa-%%n",
                                     shown);
+        /* What CreateDevice accepts as a name: sysfs and libudev keep
+         * these as they are (udev turns '!' into '/'), and GKeyFile takes
+         * them in a group name of the records. */
+        if (v[0] == '.' || v[0] == '-')
+                return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",
+                                    "invalid pattern '%s': a device name must not start with '%c'", shown, v[0]);
         for (const char *p = v; *p; p++) {
                 if (p == at || p == at + 1)
                         continue;
-                if (*p == '/' || *p == '%' || !g_ascii_isgraph(*p))
+                if (!g_ascii_isalnum(*p) && !strchr("_.:-", *p))
                         return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",
-                                            "invalid pattern '%s': only printable ASCII without '/', spaces "
-                                            "or another '%%'", shown);
+                                            "invalid pattern '%s': only letters, digits, '_', '.', ':' and '-' "
+                                            "besides %%n", shown);
         }
         if (strlen(v) - 2 + 5 > NAME_MAX_LEN)
                 return config_error(ctx, error, VDPA_CONFIG_ERROR_INVALID_VALUE, group, "Name",

@@ -21,6 +21,8 @@
 #define NAME_INDEX_MAX 10000
 #define BACKOFF_FIRST_USEC (1 * G_USEC_PER_SEC)
 #define BACKOFF_MAX_USEC (300 * G_USEC_PER_SEC)
+/* After a pass whose dumps failed. */
+#define PASS_RETRY_USEC (5 * G_USEC_PER_SEC)
 /* Creations handed to provision.c at once.  All of them would queue 256
  * DEV_NEW ahead of the lookups that let their devices appear, and a loaded
  * host then hits the 30 s appear timeout; a window keeps the wait short
@@ -66,6 +68,7 @@ struct ProvisionRules {
         bool started;
         bool pass_running;
         bool pass_again;
+        bool retry_pass;              /* the last pass's dumps failed */
 };
 
 typedef struct PassJob {
@@ -112,16 +115,18 @@ static char *device_group(const char *name) {
 
 /* ------------------------------------------------------------ the state */
 
-/* Atomic and durable: the record of a device must be on disk before the
- * kernel is asked to create it. */
-static int save_state(ProvisionRules *r, GError **error) {
+/* Atomic always; DURABLE (fsync) where it matters: the record of a device
+ * must be on disk before the kernel is asked to create it.  A dropped
+ * record may come back after a crash: the next pass drops it again. */
+static int save_state(ProvisionRules *r, bool durable, GError **error) {
         g_autofree char *data = NULL;
         gsize len = 0;
 
         r->save_defer = sd_event_source_disable_unref(r->save_defer);
         data = g_key_file_to_data(r->state, &len, NULL);
         if (!g_file_set_contents_full(r->state_path, data, (gssize) len,
-                                      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, error))
+                                      G_FILE_SET_CONTENTS_CONSISTENT | (durable ? G_FILE_SET_CONTENTS_DURABLE : 0),
+                                      0600, error))
                 return -EIO;
         return 0;
 }
@@ -130,7 +135,7 @@ static int on_save_defer(sd_event_source *s, void *userdata) {
         ProvisionRules *r = userdata;
         g_autoptr(GError) error = NULL;
 
-        if (save_state(r, &error) < 0)
+        if (save_state(r, false, &error) < 0)
                 log_warning("Cannot update %s: %s", r->state_path, error->message);
         return 0;
 }
@@ -145,7 +150,7 @@ static void save_state_later(ProvisionRules *r) {
         if (r_ < 0) {
                 g_autoptr(GError) error = NULL;
 
-                if (save_state(r, &error) < 0)
+                if (save_state(r, false, &error) < 0)
                         log_warning("Cannot update %s: %s", r->state_path, error->message);
                 return;
         }
@@ -158,6 +163,8 @@ static void drop_record(ProvisionRules *r, const char *name) {
         if (g_key_file_remove_group(r->state, group, NULL))
                 save_state_later(r);
         inventory_set_provisioned(r->inventory, name, false);
+        /* Another device of that name later is not what we made. */
+        provision_forget_created(r->provision, name);
 }
 
 /* A stable locally administered unicast MAC per management device. */
@@ -182,6 +189,12 @@ static int load_state(ProvisionRules *r, GError **error) {
         if (!g_key_file_load_from_file(r->state, r->state_path, G_KEY_FILE_NONE, &e)) {
                 if (g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
                         return 0;
+                /* Unreadable is not corrupt: keep the file (and its MACs)
+                 * and let the start fail, naming it. */
+                if (e->domain != G_KEY_FILE_ERROR) {
+                        g_propagate_error(error, TAKE_PTR(e));
+                        return -EIO;
+                }
                 /* Kept aside, like a corrupt claims file: the kernel still
                  * has the devices, only the Provisioned marks are lost. */
                 g_autofree char *aside = g_strconcat(r->state_path, ".corrupt", NULL);
@@ -195,12 +208,13 @@ static int load_state(ProvisionRules *r, GError **error) {
         }
         groups = g_key_file_get_groups(r->state, NULL);
         for (size_t i = 0; groups[i]; i++) {
-                const char *name = groups[i] + strlen(GROUP_DEVICE_PREFIX);
                 g_autofree char *mac = NULL;
+                const char *name;
                 gint mtu, mqp;
 
                 if (!g_str_has_prefix(groups[i], GROUP_DEVICE_PREFIX))
                         continue;
+                name = groups[i] + strlen(GROUP_DEVICE_PREFIX);
                 inventory_set_provisioned(r->inventory, name, true);
                 /* DeviceMac, Mtu and MaxQueuePairs are ours to tell until a
                  * driver negotiates (DEV_CONFIG_GET says EAGAIN before). */
@@ -247,19 +261,29 @@ static char *pick_name(ProvisionRules *r, const VdpaProvisionRule *rule, GHashTa
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         ProvisionRules *r = userdata;
 
+        r->retry_pass = false;
         request_pass(r);
         return 0;
 }
 
+/* The earliest retry due: of a failed management device not being tried
+ * right now, or of a pass whose dumps failed.  Never sooner than a second
+ * from now, so that a retry that cannot run (the dump fails again) does
+ * not spin. */
 static void arm_retry_timer(ProvisionRules *r) {
         GHashTableIter i;
-        gpointer v;
-        uint64_t next = UINT64_MAX;
+        gpointer k, v;
+        uint64_t next = UINT64_MAX, now = now_usec(r);
         int e;
 
         g_hash_table_iter_init(&i, r->failures);
-        while (g_hash_table_iter_next(&i, NULL, &v))
-                next = MIN(next, ((Failure *) v)->retry_at);
+        while (g_hash_table_iter_next(&i, &k, &v))
+                if (!g_hash_table_contains(r->pending, k))
+                        next = MIN(next, ((Failure *) v)->retry_at);
+        if (r->retry_pass)
+                next = MIN(next, now + PASS_RETRY_USEC);
+        if (next != UINT64_MAX)
+                next = MAX(next, now + BACKOFF_FIRST_USEC);
         if (next == UINT64_MAX) {
                 r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
                 return;
@@ -300,16 +324,17 @@ static void on_created(const char *name, const sd_bus_error *error, void *userda
 
         r->submitted--;
 
-        if (error) {
-                drop_record(r, p->name);
+        if (error)
+                /* The record stays: after a timeout the kernel may still
+                 * have made it.  The next pass drops it if it is absent. */
                 record_failure(r, p->handle, error->message);
-        } else {
+        else {
                 log_info("Provisioned vDPA device %s on %s", p->name, p->handle);
                 g_hash_table_remove(r->failures, p->handle);
-                arm_retry_timer(r);
         }
         g_hash_table_remove(r->pending_names, p->name);
         g_hash_table_remove(r->pending, p->handle);  /* frees P */
+        arm_retry_timer(r);
         submit_more(r);
 }
 
@@ -389,6 +414,10 @@ static GPtrArray *plan_pass(ProvisionRules *r, PassJob *j) {
                 Plan *p;
 
                 g_hash_table_add(present, g_strdup(handle));
+                if (g_hash_table_contains(used, handle) && !g_hash_table_contains(r->pending, handle))
+                        /* It has a device now (made by hand, say): nothing
+                         * left to retry, no error to show. */
+                        g_hash_table_remove(r->failures, handle);
                 if (!rule || g_hash_table_contains(used, handle) || g_hash_table_contains(r->pending, handle))
                         continue;
                 if (f && f->retry_at > now)
@@ -437,7 +466,7 @@ static void run_plans(ProvisionRules *r, GPtrArray *plans) {
                         g_key_file_set_integer(r->state, group, KEY_MAX_QUEUE_PAIRS, p->rule->max_queue_pairs);
         }
         /* One durable write for the whole pass, before any DEV_NEW. */
-        if (save_state(r, &error) < 0) {
+        if (save_state(r, true, &error) < 0) {
                 for (guint i = 0; i < plans->len; i++) {
                         const Plan *p = plans->pdata[i];
                         g_autofree char *group = device_group(p->name);
@@ -480,22 +509,56 @@ static void run_pass(VdpaNetlink *nl, void *job) {
                 j->r_dev = vdpa_netlink_dev_dump(nl, &j->devices, NULL);
 }
 
+/* The kernel's dump is the truth for the records: one whose device is
+ * absent, or on another management device than recorded, is not (or no
+ * longer) ours.  Creations in flight keep theirs. */
+static void drop_stale_records(ProvisionRules *r, PassJob *j) {
+        g_auto(GStrv) groups = g_key_file_get_groups(r->state, NULL);
+        g_autoptr(GHashTable) kernel = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (guint i = 0; i < j->devices->len; i++) {
+                const VdpaNlDevice *d = j->devices->pdata[i];
+
+                g_hash_table_insert(kernel, d->name, (gpointer) strempty(d->mgmtdev));
+        }
+        for (size_t i = 0; groups[i]; i++) {
+                g_autofree char *recorded = NULL;
+                const char *name, *mgmtdev;
+
+                if (!g_str_has_prefix(groups[i], GROUP_DEVICE_PREFIX))
+                        continue;
+                name = groups[i] + strlen(GROUP_DEVICE_PREFIX);
+                if (g_hash_table_contains(r->pending_names, name))
+                        continue;
+                recorded = g_key_file_get_string(r->state, groups[i], KEY_MGMTDEV, NULL);
+                mgmtdev = g_hash_table_lookup(kernel, name);
+                if (mgmtdev && streq_ptr(mgmtdev, recorded))
+                        continue;
+                log_info("Provisioned device %s is %s; forgetting it", name,
+                         mgmtdev ? "on another management device" : "gone");
+                drop_record(r, name);
+        }
+}
+
 static void on_pass_done(void *job, void *userdata) {
         PassJob *j = job;
         ProvisionRules *r = j->r;
         int e = j->r_mgmt < 0 ? j->r_mgmt : j->r_dev;
 
         r->pass_running = false;
-        if (e < 0)
+        if (e < 0) {
                 log_warning_errno(e, "Cannot read the kernel's management devices for provisioning: %m");
-        else {
+                r->retry_pass = true;
+        } else {
                 g_autoptr(GPtrArray) plans = NULL;
 
+                drop_stale_records(r, j);
                 warn_unmatched_rules(r, j->mgmtdevs);
                 plans = plan_pass(r, j);
                 run_plans(r, plans);
         }
         pass_job_free(j);
+        arm_retry_timer(r);
         if (r->pass_again) {
                 r->pass_again = false;
                 request_pass(r);
@@ -570,7 +633,7 @@ void provision_rules_free(ProvisionRules *r) {
         if (r->save_defer) {
                 g_autoptr(GError) error = NULL;
 
-                if (save_state(r, &error) < 0)
+                if (save_state(r, false, &error) < 0)
                         log_warning("Cannot update %s: %s", r->state_path, error->message);
         }
         /* Creations still in flight belong to provision.c, which is freed
@@ -586,20 +649,11 @@ void provision_rules_free(ProvisionRules *r) {
         g_free(r);
 }
 
+/* A record whose device is gone (deleted while we were away, or a DEV_NEW
+ * that never happened before a kill -9) is dropped by the first pass,
+ * judged by the kernel's dump rather than by sysfs; the pass then creates
+ * the device afresh. */
 void provision_rules_start(ProvisionRules *r) {
-        g_auto(GStrv) groups = g_key_file_get_groups(r->state, NULL);
-
-        /* A record whose device is gone (deleted while we were away, or a
-         * DEV_NEW that never happened before a kill -9) is dropped; the
-         * pass then creates the device afresh. */
-        for (size_t i = 0; groups[i]; i++) {
-                const char *name = groups[i] + strlen(GROUP_DEVICE_PREFIX);
-
-                if (g_str_has_prefix(groups[i], GROUP_DEVICE_PREFIX) && !inventory_lookup(r->inventory, name)) {
-                        log_info("Provisioned device %s is gone; forgetting it", name);
-                        drop_record(r, name);
-                }
-        }
         r->started = true;
         if (r->config->provision->len > 0 && !netlink_worker_has_family(r->worker))
                 log_warning("%u [Provision] rule(s) ignored: the kernel has no vdpa netlink family",
@@ -625,12 +679,9 @@ void provision_rules_parent_event(ProvisionRules *r, const char *action, const c
 void provision_rules_device_event(ProvisionRules *r, InventoryEvent ev, const VdpaDevice *dev) {
         if (ev != INVENTORY_DEVICE_REMOVED || !dev->provisioned)
                 return;
-        /* Deleted by hand (or its VF went): the record goes; if the rule
-         * still matches a management device without a device, the pass
-         * makes a new one. */
-        if (g_hash_table_contains(r->pending_names, dev->hw.name))
-                return;
-        drop_record(r, dev->hw.name);
+        /* Deleted by hand (or its VF went): the pass drops the record if
+         * the kernel agrees, and makes a new device where the rule still
+         * matches a management device without one. */
         request_pass(r);
 }
 

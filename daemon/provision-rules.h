@@ -19,7 +19,8 @@
  *
  * The record (state directory, file "provisioned") is written before
  * DEV_NEW, so that after a kill -9 every device made under a rule has one;
- * a record whose device is absent at start is dropped.  A failing
+ * a record whose device is absent from a pass's DEV_GET dump (or on
+ * another management device) is dropped.  A failing
  * management device is retried with exponential backoff; its last error is
  * shown by ManagementDevices() (ProvisionError).  Main thread only. */
 
@@ -31,15 +32,15 @@ typedef struct ProvisionRulesParams {
         Provision *provision;         /* borrowed: creates the devices */
         NetlinkWorker *worker;        /* borrowed: MGMTDEV_GET dumps */
         const char *state_dir;
-        const VdpaConfig *config;     /* copied from: the rules */
+        const VdpaConfig *config;     /* borrowed until provision_rules_set_config() */
 } ProvisionRulesParams;
 
 /* Loads the records and MACs of the state directory. */
 int provision_rules_new(const ProvisionRulesParams *p, ProvisionRules **ret, GError **error);
 void provision_rules_free(ProvisionRules *r);
 
-/* The inventory is complete: drop records of absent devices, then the
- * first pass. */
+/* The inventory is complete: the first pass (it drops the records of
+ * absent devices). */
 void provision_rules_start(ProvisionRules *r);
 /* A reloaded configuration: its rules apply from now on (nothing is
  * deleted); a pass follows. */

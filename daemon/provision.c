@@ -361,6 +361,10 @@ void provision_remember_created(Provision *p, const char *name, const char *mac,
         }
 }
 
+void provision_forget_created(Provision *p, const char *name) {
+        g_hash_table_remove(p->created, name);
+}
+
 static void remember_created(ProvOp *op) {
         provision_remember_created(op->p, op->name, op->opts.iface.mac, op->opts.mtu, op->opts.max_queue_pairs);
 }

@@ -73,6 +73,8 @@ void provision_set_describe(Provision *p, ProvisionDescribeFunc f, void *userdat
 void provision_remember_created(Provision *p, const char *name, const char *mac, uint16_t mtu,
                                 uint16_t max_queue_pairs);
 
+void provision_forget_created(Provision *p, const char *name);
+
 int provision_method_management_devices(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int provision_method_create_device(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int provision_method_delete_device(sd_bus_message *msg, void *userdata, sd_bus_error *error);
