@@ -77,6 +77,7 @@
 typedef struct {
         const char *label;
         GPid pid;
+        GPid session_bus;       /* its bridge's session bus, ours to stop */
         int port;
         char *log_path;
         char *url;
@@ -198,6 +199,42 @@ static int wait_child(GPid pid, guint timeout_ms) {
 
 /* Starts cockpit-ws (as UID/GID unless uid is 0) and waits until its port
  * answers. */
+/* A session bus of the bridge's user for the bridge: without one, the
+ * bridge autolaunches a forking dbus-daemon that outlives the test. */
+static void session_bus_start(Fixture *f, CockpitWs *ws, const char *home, uid_t uid, gid_t gid,
+                              char ***envp) {
+        g_autofree char *path = g_build_filename(home, "session-bus", NULL);
+        g_autofree char *listen = g_strdup_printf("--address=unix:path=%s", path);
+        g_autofree char *address = g_strdup_printf("unix:path=%s", path);
+        g_autofree char *reuid = g_strdup_printf("--reuid=%u", (unsigned) uid);
+        g_autofree char *regid = g_strdup_printf("--regid=%u", (unsigned) gid);
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = NULL;
+        gint64 deadline;
+        int log_fd;
+
+        if (uid != 0)
+                g_strv_builder_addv(b, (const char *[]) { "/usr/bin/setpriv", reuid, regid, "--clear-groups",
+                                                          "--pdeathsig=KILL", "--", NULL });
+        g_strv_builder_addv(b, (const char *[]) { "/usr/bin/dbus-daemon", "--session", "--nofork", "--nopidfile",
+                                                  listen, NULL });
+        argv = g_strv_builder_end(b);
+        log_fd = open(ws->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        g_assert_cmpint(log_fd, >=, 0);
+        vdpa_test_spawn((const char *const *) argv, (const char *const *) *envp, G_SPAWN_DEFAULT, child_setup,
+                        NULL, log_fd, NULL, NULL, 0, &ws->session_bus, &error);
+        g_assert_no_error(error);
+        close(log_fd);
+        deadline = g_get_monotonic_time() + WS_PORT_TIMEOUT_MS * 1000;
+        while (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+                if (g_get_monotonic_time() > deadline || reaped(ws->session_bus, NULL))
+                        fail_with_log("the bridge's session bus did not come up", ws->log_path);
+                g_usleep(20 * 1000);
+        }
+        *envp = g_environ_setenv(*envp, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
+}
+
 static void ws_start(Fixture *f, CockpitWs *ws, const char *label, uid_t uid, gid_t gid,
                      const char *data_dir) {
         g_autofree char *home = g_build_filename(f->tmp, label, NULL);
@@ -208,6 +245,7 @@ static void ws_start(Fixture *f, CockpitWs *ws, const char *label, uid_t uid, gi
         g_assert_cmpint(g_mkdir_with_parents(home, 0700), ==, 0);
         if (uid != 0)
                 g_assert_cmpint(chown(home, uid, gid), ==, 0);
+        session_bus_start(f, ws, home, uid, gid, &envp);
 
         for (int attempt = 1;; attempt++) {
                 g_autoptr(GStrvBuilder) b = g_strv_builder_new();
@@ -301,6 +339,12 @@ static void ws_stop(CockpitWs *ws) {
                 }
         }
         ws->pid = 0;
+        if (ws->session_bus > 0) {
+                kill(ws->session_bus, SIGTERM);
+                if (wait_child(ws->session_bus, 10 * 1000) == -1)
+                        g_printerr("# the session bus of cockpit-ws (%s) had to be killed\n", ws->label);
+                ws->session_bus = 0;
+        }
         g_clear_pointer(&ws->log_path, g_free);
         g_clear_pointer(&ws->url, g_free);
 }
