@@ -187,24 +187,6 @@ static int status_to_code(int status)
         return -1;
 }
 
-/* Reaps our child PID within TIMEOUT_MS: 0 and *STATUS, or -ETIMEDOUT. */
-static int wait_child(GPid pid, guint timeout_ms, int *status)
-{
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-
-        for (;;) {
-                pid_t r = waitpid(pid, status, WNOHANG);
-
-                if (r == pid)
-                        return 0;
-                if (r < 0 && errno != EINTR)
-                        return -errno;
-                if (g_get_monotonic_time() >= deadline)
-                        return -ETIMEDOUT;
-                g_usleep(10 * 1000);
-        }
-}
-
 /* Terminates our child PID: SIGTERM, then SIGKILL after TIMEOUT_MS.
  * Returns its exit code (see status_to_code()), -1 if it had to be killed. */
 static int terminate_child(GPid pid, guint timeout_ms)
@@ -213,36 +195,13 @@ static int terminate_child(GPid pid, guint timeout_ms)
 
         if (kill(pid, SIGTERM) < 0 && errno == ESRCH)
                 return -1;
-        if (wait_child(pid, timeout_ms, &status) == 0)
+        if (vdpa_test_wait_child(pid, timeout_ms, &status) == 0)
                 return status_to_code(status);
         g_printerr("harness: pid %d did not exit within %u ms of SIGTERM, killing it\n",
                    pid, timeout_ms);
         kill(pid, SIGKILL);
-        (void) wait_child(pid, 5000, &status);
+        (void) vdpa_test_wait_child(pid, 5000, &status);
         return -1;
-}
-
-/* Waits for a process that is not (necessarily) our child to vanish,
- * reaping it if it was adopted; SIGKILL after TIMEOUT_MS. */
-static gboolean wait_gone(GPid pid, guint timeout_ms)
-{
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-        int status;
-
-        for (;;) {
-                (void) waitpid(pid, &status, WNOHANG);
-                if (!vdpa_test_pid_alive(pid))
-                        break;
-                if (g_get_monotonic_time() >= deadline) {
-                        kill(pid, SIGKILL);
-                        g_usleep(100 * 1000);
-                        (void) waitpid(pid, &status, WNOHANG);
-                        return FALSE;
-                }
-                g_usleep(10 * 1000);
-        }
-        (void) waitpid(pid, &status, WNOHANG);
-        return TRUE;
 }
 
 void vdpa_test_iterate(guint ms)
@@ -365,7 +324,7 @@ static gboolean copy_policy(VdpaTestBus *bus, const char *srcdir, GError **error
 
 /* ---- the bus ---- */
 
-static gboolean read_address(int fd, guint timeout_ms, char **out, GError **error)
+gboolean vdpa_test_read_bus_address(int fd, guint timeout_ms, char **out, GError **error)
 {
         g_autoptr(GString) s = g_string_new(NULL);
         gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
@@ -425,7 +384,7 @@ static gboolean spawn_bus(VdpaTestBus *bus, GError **error)
         close(pipe_fds[1]);
         close(log_fd);
         if (ok)
-                ok = read_address(pipe_fds[0], BUS_TIMEOUT_MS, &bus->address, error);
+                ok = vdpa_test_read_bus_address(pipe_fds[0], BUS_TIMEOUT_MS, &bus->address, error);
         close(pipe_fds[0]);
         if (!ok)
                 dump_file("dbus-daemon log", bus->bus_log, 0);
@@ -579,13 +538,13 @@ void vdpa_test_bus_free(VdpaTestBus *bus)
                 (void) terminate_child(bus->bus_pid, BUS_TIMEOUT_MS);
                 bus->bus_pid = 0;
         }
-        if (activated > 0 && !wait_gone(activated, stop_timeout_ms())) {
+        if (activated > 0 && !vdpa_test_wait_gone(activated, stop_timeout_ms())) {
                 g_printerr("harness: activated daemon %d did not exit when its bus went away\n",
                            activated);
                 dump_file("dbus-daemon log (activated services too)", bus->bus_log, 0);
         }
         if (babysitter > 0 && babysitter != getpid())
-                (void) wait_gone(babysitter, 1000);
+                (void) vdpa_test_wait_gone(babysitter, 1000);
         unregister_bus(bus);
 
         if (g_getenv("VDPA_TEST_KEEP_TMPDIR"))
@@ -768,7 +727,7 @@ GPid vdpa_test_daemon_start(VdpaTestBus *bus, const char *const *extra_args, GEr
         if (!wait_for_name(bus, error)) {
                 if (bus->daemon_pid > 0) {
                         kill(bus->daemon_pid, SIGKILL);
-                        (void) wait_child(bus->daemon_pid, 5000, &(int){0});
+                        (void) vdpa_test_wait_child(bus->daemon_pid, 5000, &(int){0});
                         bus->daemon_pid = 0;
                 }
                 dump_file("daemon log", bus->daemon_log, bus->daemon_log_offset);
@@ -819,9 +778,9 @@ int vdpa_test_daemon_kill(VdpaTestBus *bus, int signum)
         if (bus->daemon_pid <= 0)
                 return -1;
         kill(bus->daemon_pid, signum);
-        if (wait_child(bus->daemon_pid, stop_timeout_ms(), &status) < 0) {
+        if (vdpa_test_wait_child(bus->daemon_pid, stop_timeout_ms(), &status) < 0) {
                 kill(bus->daemon_pid, SIGKILL);
-                (void) wait_child(bus->daemon_pid, 5000, &status);
+                (void) vdpa_test_wait_child(bus->daemon_pid, 5000, &status);
                 bus->daemon_pid = 0;
                 return -1;
         }
@@ -835,7 +794,7 @@ int vdpa_test_daemon_wait_exit(VdpaTestBus *bus, guint timeout_ms)
 
         if (bus->daemon_pid <= 0)
                 return -1;
-        if (wait_child(bus->daemon_pid, timeout_ms, &status) < 0)
+        if (vdpa_test_wait_child(bus->daemon_pid, timeout_ms, &status) < 0)
                 return -2;
         bus->daemon_pid = 0;
         return status_to_code(status);

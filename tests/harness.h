@@ -206,6 +206,10 @@ const VdpaTestSignal *vdpa_test_recorder_find_device(VdpaTestRecorder *rec, cons
 const VdpaTestSignal *vdpa_test_recorder_wait_device(VdpaTestRecorder *rec, const char *member, const char *name,
                                                      guint timeout_ms);
 
+/* The address a dbus-daemon started with --print-address=N writes on FD
+ * once it listens (its first line), within TIMEOUT_MS. */
+gboolean vdpa_test_read_bus_address(int fd, guint timeout_ms, char **out, GError **error);
+
 /* ---- device dictionaries and iproute2 ---- */
 
 /* GetDevice(NAME)'s a{sv}; fails the test on an error. */

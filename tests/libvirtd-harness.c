@@ -302,42 +302,6 @@ static pid_t read_pid_file(const char *path)
         return (pid_t) pid;
 }
 
-/* Waits for PID (not necessarily our child) to vanish, reaping it if it was
- * adopted by a subreaper test process; SIGKILL after TIMEOUT_MS. */
-static gboolean wait_gone(pid_t pid, guint timeout_ms)
-{
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-
-        for (;;) {
-                (void) waitpid(pid, NULL, WNOHANG);
-                if (!vdpa_test_pid_alive(pid))
-                        return TRUE;
-                if (g_get_monotonic_time() >= deadline)
-                        break;
-                g_usleep(10 * 1000);
-        }
-        kill(pid, SIGKILL);
-        g_usleep(100 * 1000);
-        (void) waitpid(pid, NULL, WNOHANG);
-        return FALSE;
-}
-
-/* Reaps our child PID within TIMEOUT_MS; FALSE on timeout. */
-static gboolean wait_child(pid_t pid, guint timeout_ms, int *status)
-{
-        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-
-        for (;;) {
-                pid_t r = waitpid(pid, status, WNOHANG);
-
-                if (r == pid || (r < 0 && errno == ECHILD))
-                        return TRUE;
-                if (g_get_monotonic_time() >= deadline)
-                        return FALSE;
-                g_usleep(5 * 1000);
-        }
-}
-
 static int rmdir_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
         if (flag == FTW_DP)
@@ -432,7 +396,7 @@ static void kill_qemus(const char *dir)
                         continue;
                 g_printerr("libvirtd-harness: killing leftover QEMU %d (%s)\n", pid, name);
                 kill(pid, SIGKILL);
-                (void) wait_gone(pid, GONE_TIMEOUT_MS);
+                (void) vdpa_test_wait_gone(pid, GONE_TIMEOUT_MS);
                 killed = TRUE;
         }
         for (guint i = 0; i < names->len; i++)
@@ -486,7 +450,7 @@ static void reap_stale_dirs(void)
                 pid = read_pid_file(libvirtd_pid);
                 if (vdpa_test_pid_alive(pid) && pid_cmdline_contains(pid, "libvirtd")) {
                         kill(pid, SIGKILL);
-                        (void) wait_gone(pid, GONE_TIMEOUT_MS);
+                        (void) vdpa_test_wait_gone(pid, GONE_TIMEOUT_MS);
                 }
                 kill_qemus(dir);
                 g_printerr("libvirtd-harness: removing stale %s\n", dir);
@@ -775,17 +739,17 @@ gint64 vdpa_test_libvirtd_stop_daemon(VdpaTestLibvirtd *d, int signum)
         if (d->paused)
                 kill(d->pid, SIGCONT);
         d->paused = FALSE;
-        if (!wait_child(d->pid, TERM_TIMEOUT_MS, &status)) {
+        if (vdpa_test_wait_child(d->pid, TERM_TIMEOUT_MS, &status) == -ETIMEDOUT) {
                 g_printerr("libvirtd-harness: libvirtd %d ignored signal %d for %u ms, killing it\n",
                            d->pid, signum, TERM_TIMEOUT_MS);
                 kill(d->pid, SIGKILL);
-                (void) wait_child(d->pid, GONE_TIMEOUT_MS, &status);
+                (void) vdpa_test_wait_child(d->pid, GONE_TIMEOUT_MS, &status);
         }
         d->pid = 0;
         /* virtlogd dies with libvirtd (parent-death signal); a new one
          * cannot start while the old one holds its pid file. */
         if (g_strcmp0(virtlogd_comm, "virtlogd") == 0)
-                (void) wait_gone(virtlogd, GONE_TIMEOUT_MS);
+                (void) vdpa_test_wait_gone(virtlogd, GONE_TIMEOUT_MS);
         return g_get_monotonic_time() - start;
 }
 

@@ -3,8 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <gio/gio.h>
 
@@ -57,4 +61,52 @@ GPid vdpa_test_pid_parent(GPid pid)
         if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
                 return 0;
         return ppid;
+}
+
+gboolean vdpa_test_wait_ended(GPid pid, guint timeout_ms)
+{
+        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+        struct pollfd p = { .events = POLLIN };
+        gboolean ended = FALSE;
+
+        p.fd = pidfd_open(pid, 0);
+        if (p.fd < 0)
+                return errno == ESRCH;
+        for (;;) {
+                gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
+                int r = poll(&p, 1, (int) CLAMP(left_ms, 0, G_MAXINT));
+
+                if (r > 0 || (r < 0 && errno != EINTR)) {
+                        ended = r > 0;
+                        break;
+                }
+                if (r == 0)
+                        break;
+        }
+        close(p.fd);
+        return ended;
+}
+
+int vdpa_test_wait_child(GPid pid, guint timeout_ms, int *status)
+{
+        pid_t r;
+
+        if (!vdpa_test_wait_ended(pid, timeout_ms))
+                return -ETIMEDOUT;
+        do
+                r = waitpid(pid, status, 0);
+        while (r < 0 && errno == EINTR);
+        return r == pid ? 0 : -errno;
+}
+
+gboolean vdpa_test_wait_gone(GPid pid, guint timeout_ms)
+{
+        gboolean gone = vdpa_test_wait_ended(pid, timeout_ms);
+
+        if (!gone) {
+                kill(pid, SIGKILL);
+                (void) vdpa_test_wait_ended(pid, 1000);
+        }
+        (void) waitpid(pid, NULL, WNOHANG);
+        return gone;
 }

@@ -26,3 +26,17 @@ gboolean vdpa_test_pid_alive(GPid pid);
 
 /* The parent of PID from /proc, 0 when unknown. */
 GPid vdpa_test_pid_parent(GPid pid);
+
+/* Waits up to TIMEOUT_MS for PID (our child or not) to end: its pidfd
+ * turns readable then, so nothing is polled on a timer.  TRUE once it has
+ * ended (a zombie has), or when there is no such process. */
+gboolean vdpa_test_wait_ended(GPid pid, guint timeout_ms);
+
+/* Reaps our child PID within TIMEOUT_MS: 0 and *STATUS (may be NULL),
+ * -ETIMEDOUT, or -errno of waitpid() (-ECHILD: reaped by someone else). */
+int vdpa_test_wait_child(GPid pid, guint timeout_ms, int *status);
+
+/* Waits for PID (not necessarily our child) to end, reaping it if it was
+ * adopted by this (subreaper) process; SIGKILL after TIMEOUT_MS, FALSE
+ * then. */
+gboolean vdpa_test_wait_gone(GPid pid, guint timeout_ms);

@@ -181,57 +181,53 @@ static gboolean reaped(GPid pid, int *ret_status) {
 }
 
 /* Waits for the child PID to exit (bounded), SIGKILL after TIMEOUT_MS.
- * Returns its wait status, -1 when it had to be killed. */
+ * Returns its wait status, -1 when it had to be killed (or someone else
+ * reaped it). */
 static int wait_child(GPid pid, guint timeout_ms) {
-        gint64 deadline = g_get_monotonic_time() + timeout_ms * (gint64) 1000;
-        int status;
+        int status = 0;
+        int r = vdpa_test_wait_child(pid, timeout_ms, &status);
 
-        while (!reaped(pid, &status)) {
-                if (g_get_monotonic_time() > deadline) {
-                        kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
-                        return -1;
-                }
-                g_usleep(20 * 1000);
+        if (r == 0)
+                return status;
+        if (r == -ETIMEDOUT) {
+                kill(pid, SIGKILL);
+                (void) vdpa_test_wait_child(pid, 5000, NULL);
         }
-        return status;
+        return -1;
 }
 
-/* Starts cockpit-ws (as UID/GID unless uid is 0) and waits until its port
- * answers. */
 /* A session bus of the bridge's user for the bridge: without one, the
  * bridge autolaunches a forking dbus-daemon that outlives the test. */
 static void session_bus_start(Fixture *f, CockpitWs *ws, const char *home, uid_t uid, gid_t gid,
                               char ***envp) {
-        g_autofree char *path = g_build_filename(home, "session-bus", NULL);
-        g_autofree char *listen = g_strdup_printf("--address=unix:path=%s", path);
-        g_autofree char *address = g_strdup_printf("unix:path=%s", path);
+        g_autofree char *listen = g_strdup_printf("--address=unix:path=%s/session-bus", home);
         g_autofree char *reuid = g_strdup_printf("--reuid=%u", (unsigned) uid);
         g_autofree char *regid = g_strdup_printf("--regid=%u", (unsigned) gid);
+        g_autofree char *address = NULL;
         g_autoptr(GStrvBuilder) b = g_strv_builder_new();
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = NULL;
-        gint64 deadline;
-        int log_fd;
+        int pipe_fds[2], log_fd, target = 3;
 
         if (uid != 0)
                 g_strv_builder_addv(b, (const char *[]) { "/usr/bin/setpriv", reuid, regid, "--clear-groups",
                                                           "--pdeathsig=KILL", "--", NULL });
         g_strv_builder_addv(b, (const char *[]) { "/usr/bin/dbus-daemon", "--session", "--nofork", "--nopidfile",
-                                                  listen, NULL });
+                                                  listen, "--print-address=3", NULL });
         argv = g_strv_builder_end(b);
         log_fd = open(ws->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         g_assert_cmpint(log_fd, >=, 0);
-        vdpa_test_spawn((const char *const *) argv, (const char *const *) *envp, G_SPAWN_DEFAULT, child_setup,
-                        NULL, log_fd, NULL, NULL, 0, &ws->session_bus, &error);
+        g_assert_true(g_unix_open_pipe(pipe_fds, FD_CLOEXEC, &error));
         g_assert_no_error(error);
+        vdpa_test_spawn((const char *const *) argv, (const char *const *) *envp, G_SPAWN_DEFAULT, child_setup,
+                        NULL, log_fd, &pipe_fds[1], &target, 1, &ws->session_bus, &error);
+        g_assert_no_error(error);
+        close(pipe_fds[1]);
         close(log_fd);
-        deadline = g_get_monotonic_time() + WS_PORT_TIMEOUT_MS * 1000;
-        while (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-                if (g_get_monotonic_time() > deadline || reaped(ws->session_bus, NULL))
-                        fail_with_log("the bridge's session bus did not come up", ws->log_path);
-                g_usleep(20 * 1000);
-        }
+        /* Printed once it listens. */
+        if (!vdpa_test_read_bus_address(pipe_fds[0], WS_PORT_TIMEOUT_MS, &address, &error))
+                fail_with_log(error->message, ws->log_path);
+        close(pipe_fds[0]);
         *envp = g_environ_setenv(*envp, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
 }
 
@@ -325,17 +321,9 @@ static void ws_stop(CockpitWs *ws) {
                         g_printerr("# cockpit-ws (%s) had to be killed\n", ws->label);
                 for (guint i = 0; i < bridges->len; i++) {
                         GPid b = g_array_index(bridges, GPid, i);
-                        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 
-                        while (vdpa_test_pid_alive(b) && g_get_monotonic_time() < deadline) {
-                                (void) waitpid(b, NULL, WNOHANG);
-                                g_usleep(20 * 1000);
-                        }
-                        if (vdpa_test_pid_alive(b)) {
+                        if (!vdpa_test_wait_gone(b, 10 * 1000))
                                 g_printerr("# cockpit-bridge %d outlived cockpit-ws (%s): killed\n", (int) b, ws->label);
-                                kill(b, SIGKILL);
-                        }
-                        (void) waitpid(b, NULL, WNOHANG);
                 }
         }
         ws->pid = 0;
