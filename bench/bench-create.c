@@ -43,59 +43,6 @@ static const char *or_empty(const char *s)
         return s ? s : "";
 }
 
-/* ---- a bare libudev monitor, read synchronously ---- */
-
-typedef struct {
-        struct udev *udev;
-        struct udev_monitor *monitor;
-} Monitor;
-
-static void monitor_init(Monitor *m)
-{
-        m->udev = udev_new();
-        g_assert_nonnull(m->udev);
-        m->monitor = udev_monitor_new_from_netlink(m->udev, "udev");
-        g_assert_nonnull(m->monitor);
-        g_assert_cmpint(udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "vdpa", NULL), >=, 0);
-        g_assert_cmpint(udev_monitor_enable_receiving(m->monitor), >=, 0);
-}
-
-static void monitor_clear(Monitor *m)
-{
-        udev_monitor_unref(m->monitor);
-        udev_unref(m->udev);
-}
-
-/* Reads uevents until ACTION of device NAME (earlier ones, e.g. the
- * service's, are dropped); returns when it was read. */
-static uint64_t monitor_wait(Monitor *m, const char *name, const char *action)
-{
-        gint64 deadline = g_get_monotonic_time() + WAIT_US;
-        struct pollfd p = { .fd = udev_monitor_get_fd(m->monitor), .events = POLLIN };
-
-        for (;;) {
-                struct udev_device *dev;
-                gint64 left = deadline - g_get_monotonic_time();
-                bool match;
-
-                if (left <= 0)
-                        g_error("no '%s' uevent of %s at the bare libudev monitor within %d s", action, name,
-                                (int) (WAIT_US / G_USEC_PER_SEC));
-                if (poll(&p, 1, (int) ((left + 999) / 1000)) < 0 && errno != EINTR)
-                        g_error("poll: %s", g_strerror(errno));
-                if (!(p.revents & POLLIN))
-                        continue;
-                dev = udev_monitor_receive_device(m->monitor);
-                if (!dev)
-                        continue;
-                match = g_strcmp0(udev_device_get_sysname(dev), name) == 0 &&
-                        g_strcmp0(udev_device_get_action(dev), action) == 0;
-                udev_device_unref(dev);
-                if (match)
-                        return bench_now_ns();
-        }
-}
-
 /* ---- the daemon's signals, with their place in its message stream ---- */
 
 typedef struct {
@@ -195,7 +142,7 @@ typedef struct {
         const char *unique;
         GPtrArray *seen;                /* Signal* */
         VdpaNetlink *nl;
-        Monitor mon;
+        BenchMonitor mon;
         const char *mgmt_svc, *mgmt_floor;
 } Ctx;
 
@@ -314,7 +261,7 @@ static void time_floor(Ctx *c, FloorSamples *s)
         t0 = bench_now_ns();
         nl_new(c, c->mgmt_floor, FLOOR_NAME);
         t1 = bench_now_ns();
-        tu = monitor_wait(&c->mon, FLOOR_NAME, "add");
+        tu = bench_monitor_wait(&c->mon, FLOOR_NAME, "add", WAIT_US);
         t1 = MAX(t1, tu) - t0;
         signal_wait(c->sd, c->seen, "DeviceAdded", FLOOR_NAME);
         lookup = bench_nl_time_lookup(c->nl, FLOOR_NAME);
@@ -329,7 +276,7 @@ static void time_floor(Ctx *c, FloorSamples *s)
         t0 = bench_now_ns();
         nl_del(c, FLOOR_NAME);
         t1 = bench_now_ns();
-        tu = monitor_wait(&c->mon, FLOOR_NAME, "remove");
+        tu = bench_monitor_wait(&c->mon, FLOOR_NAME, "remove", WAIT_US);
         t1 = MAX(t1, tu) - t0;
         if (s) {
                 bench_samples_add(s->del, t1);
@@ -413,7 +360,7 @@ int bench_figure_create(int argc, char **argv)
         bus = bench_bus_new();
         pk = vdpa_test_polkit_start_or_die(bus, GRANT_ROOT_RULE);
         c.nl = bench_nl_open();
-        monitor_init(&c.mon);
+        bench_monitor_init(&c.mon);
         daemon = bench_daemon_start(bus, NULL);
         bench_sim_check(sim, "start-up enumeration", &(BenchNlCounts) { .dev_dump = 1, .config_dump = 1 });
         c.sd = bench_bus_connect(bus);
@@ -528,7 +475,7 @@ int bench_figure_create(int argc, char **argv)
         sd_bus_flush_close_unref(c.sd);
         bench_daemon_stop_ok(bus, daemon);
         bench_sim_check(sim, "daemon stop", &(BenchNlCounts) {});
-        monitor_clear(&c.mon);
+        bench_monitor_clear(&c.mon);
         bench_samples_free(fs.create);
         bench_samples_free(fs.create_contract);
         bench_samples_free(fs.del);

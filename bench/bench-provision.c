@@ -71,57 +71,6 @@ static UMockdevTestbed *host_new(guint n)
         return tb;
 }
 
-/* ---- a bare libudev monitor, read synchronously (as figure 7's) ---- */
-
-typedef struct {
-        struct udev *udev;
-        struct udev_monitor *monitor;
-} Monitor;
-
-static void monitor_init(Monitor *m)
-{
-        m->udev = udev_new();
-        g_assert_nonnull(m->udev);
-        m->monitor = udev_monitor_new_from_netlink(m->udev, "udev");
-        g_assert_nonnull(m->monitor);
-        g_assert_cmpint(udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "vdpa", NULL), >=, 0);
-        g_assert_cmpint(udev_monitor_enable_receiving(m->monitor), >=, 0);
-}
-
-static void monitor_clear(Monitor *m)
-{
-        udev_monitor_unref(m->monitor);
-        udev_unref(m->udev);
-}
-
-/* Reads uevents until ACTION of device NAME; returns when it was read. */
-static uint64_t monitor_wait(Monitor *m, const char *name, const char *action)
-{
-        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-        struct pollfd p = { .fd = udev_monitor_get_fd(m->monitor), .events = POLLIN };
-
-        for (;;) {
-                struct udev_device *dev;
-                gint64 left = deadline - g_get_monotonic_time();
-                bool match;
-
-                if (left <= 0)
-                        g_error("no '%s' uevent of %s at the bare libudev monitor within 10 s", action, name);
-                if (poll(&p, 1, (int) ((left + 999) / 1000)) < 0 && errno != EINTR)
-                        g_error("poll: %s", g_strerror(errno));
-                if (!(p.revents & POLLIN))
-                        continue;
-                dev = udev_monitor_receive_device(m->monitor);
-                if (!dev)
-                        continue;
-                match = g_strcmp0(udev_device_get_sysname(dev), name) == 0 &&
-                        g_strcmp0(udev_device_get_action(dev), action) == 0;
-                udev_device_unref(dev);
-                if (match)
-                        return bench_now_ns();
-        }
-}
-
 /* ---- the service: the daemon provisioning at start ---- */
 
 typedef struct {
@@ -379,12 +328,12 @@ static void floor_round(guint n, FloorRound *out)
         g_autoptr(GPtrArray) mgmtdevs = NULL, devices = NULL;
         g_autoptr(GPtrArray) handles = g_ptr_array_new_with_free_func(g_free);
         g_autofree char *dir = g_dir_make_tmp("vdpa-bench-provision-XXXXXX", NULL);
-        Monitor mon;
+        BenchMonitor mon;
         uint64_t t0;
         int r;
 
         g_assert_nonnull(dir);
-        monitor_init(&mon);
+        bench_monitor_init(&mon);
         vdpa_sim_reset_counts(sim);
         /* the pass: which management devices, which of them are free */
         t0 = bench_now_ns();
@@ -417,14 +366,14 @@ static void floor_round(guint n, FloorRound *out)
                 if (r < 0)
                         g_error("bare DEV_NEW %s on %s: %s%s%s", name, p.mgmtdev, g_strerror(-r),
                                 extack ? ": " : "", or_empty(extack));
-                tu = monitor_wait(&mon, name, "add");
+                tu = bench_monitor_wait(&mon, name, "add", 10 * G_USEC_PER_SEC);
                 out->bare += MAX(t1, tu) - t0;
                 out->lookups += bench_nl_time_lookup(nl, name);
         }
         bench_sim_check(sim, "the floor (bare client)",
                         &(BenchNlCounts) { .dev_dump = 1, .mgmtdev = 1, .dev_new = n, .dev_get = n,
                                            .config_get = n });
-        monitor_clear(&mon);
+        bench_monitor_clear(&mon);
         vdpa_sim_stop(sim);
         (void) g_rmdir(dir);
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -887,4 +888,50 @@ gsize bench_reply_body_size(VdpaTestBus *bus, const char *dest, const char *meth
         /* bytes 4..7: the body length, in the message's byte order */
         memcpy(&body, blob + 4, sizeof body);
         return blob[0] == 'l' ? GUINT32_FROM_LE(body) : GUINT32_FROM_BE(body);
+}
+
+/* ---- a bare libudev monitor ---- */
+
+void bench_monitor_init(BenchMonitor *m)
+{
+        m->udev = udev_new();
+        g_assert_nonnull(m->udev);
+        m->monitor = udev_monitor_new_from_netlink(m->udev, "udev");
+        g_assert_nonnull(m->monitor);
+        g_assert_cmpint(udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "vdpa", NULL), >=, 0);
+        g_assert_cmpint(udev_monitor_enable_receiving(m->monitor), >=, 0);
+}
+
+void bench_monitor_clear(BenchMonitor *m)
+{
+        udev_monitor_unref(m->monitor);
+        udev_unref(m->udev);
+}
+
+uint64_t bench_monitor_wait(BenchMonitor *m, const char *name, const char *action, gint64 timeout_us)
+{
+        gint64 deadline = g_get_monotonic_time() + timeout_us;
+        struct pollfd p = { .fd = udev_monitor_get_fd(m->monitor), .events = POLLIN };
+
+        for (;;) {
+                struct udev_device *dev;
+                gint64 left = deadline - g_get_monotonic_time();
+                bool match;
+
+                if (left <= 0)
+                        g_error("no '%s' uevent of %s at the bare libudev monitor within %d s", action, name,
+                                (int) (timeout_us / G_USEC_PER_SEC));
+                if (poll(&p, 1, (int) ((left + 999) / 1000)) < 0 && errno != EINTR)
+                        g_error("poll: %s", g_strerror(errno));
+                if (!(p.revents & POLLIN))
+                        continue;
+                dev = udev_monitor_receive_device(m->monitor);
+                if (!dev)
+                        continue;
+                match = g_strcmp0(udev_device_get_sysname(dev), name) == 0 &&
+                        g_strcmp0(udev_device_get_action(dev), action) == 0;
+                udev_device_unref(dev);
+                if (match)
+                        return bench_now_ns();
+        }
 }

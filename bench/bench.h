@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <glib.h>
+#include <libudev.h>
 #include <systemd/sd-bus.h>
 #include <umockdev.h>
 
@@ -198,3 +199,17 @@ int bench_figure_rss(int argc, char **argv);
 int bench_figure_create(int argc, char **argv);
 int bench_figure_provision(int argc, char **argv);
 int bench_figure_summary(int argc, char **argv);
+
+/* A bare libudev monitor of subsystem vdpa, read synchronously: what the
+ * simplest consumer of a uevent pays (figures 7 and 8's floors). */
+typedef struct BenchMonitor {
+        struct udev *udev;
+        struct udev_monitor *monitor;
+} BenchMonitor;
+
+void bench_monitor_init(BenchMonitor *m);
+void bench_monitor_clear(BenchMonitor *m);
+/* Reads uevents until ACTION of device NAME (earlier ones, e.g. the
+ * service's, are dropped); returns bench_now_ns() when it was read.  Fails
+ * the figure after TIMEOUT_US. */
+uint64_t bench_monitor_wait(BenchMonitor *m, const char *name, const char *action, gint64 timeout_us);
