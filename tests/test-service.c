@@ -88,14 +88,6 @@ static void write_config(Fixture *f, const char *contents) {
         g_assert_no_error(error);
 }
 
-static GVariant *get_device(Fixture *f, const char *name) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) reply = vdpa_test_call(f->bus, "GetDevice", g_variant_new("(s)", name), "(a{sv})", &error);
-
-        g_assert_no_error(error);
-        return g_variant_get_child_value(reply, 0);
-}
-
 /* A round trip to the daemon on the recorders' connection, then the
  * recorders' pending dispatches: every signal the daemon emitted before it
  * answered is recorded when this returns (it sends in order, the bus keeps
@@ -109,14 +101,6 @@ static void signal_barrier(Fixture *f) {
         g_assert_nonnull(reply);
         while (g_main_context_iteration(NULL, FALSE))
                 ;
-}
-
-static const char *dict_str(GVariant *dict, const char *key) {
-        const char *s = NULL;
-
-        if (!g_variant_lookup(dict, key, "&s", &s))
-                g_error("device dictionary lacks string key %s", key);
-        return s;
 }
 
 static void assert_dict_complete(GVariant *dict) {
@@ -134,28 +118,28 @@ static void assert_device(GVariant *dict, const Expected *e, const char *state) 
         guint32 u;
 
         assert_dict_complete(dict);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_NAME), ==, e->name);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_SYSFS_PATH), ==, syspath);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DRIVER), ==, e->driver);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_CHARDEV), ==, e->chardev);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_KIND), ==, e->kind);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_DEVICE), ==, e->parent);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PHYSICAL_FUNCTION), ==, e->pf);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_NAME), ==, e->name);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_SYSFS_PATH), ==, syspath);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_DRIVER), ==, e->driver);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_CHARDEV), ==, e->chardev);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PARENT_KIND), ==, e->kind);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PARENT_DEVICE), ==, e->parent);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PHYSICAL_FUNCTION), ==, e->pf);
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_VENDOR_ID, "q", &q));
         g_assert_cmphex(q, ==, e->vendor);
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_PRODUCT_ID, "q", &q));
         g_assert_cmphex(q, ==, e->product);
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_NUMA_NODE, "i", &i));
         g_assert_cmpint(i, ==, e->numa);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, state ? state : e->state);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_MAC), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, state ? state : e->state);
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_MAC), ==, "");
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_CLAIMED_BY, "u", &u));
         g_assert_cmpuint(u, ==, 0);
         /* No netlink family here (no simulator): the kernel's keys read
          * unknown, and the device is judged by sysfs as before. */
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_TYPE), ==, "");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), ==, "");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DEVICE_MAC), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_TYPE), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_MANAGEMENT_DEVICE), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_DEVICE_MAC), ==, "");
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_MAX_QUEUES, "u", &u));
         g_assert_cmpuint(u, ==, 0);
         g_assert_true(g_variant_lookup(dict, VDPA_KEY_MTU, "q", &q));
@@ -187,17 +171,17 @@ static void test_devices(Fixture *f, gconstpointer data) {
         for (gsize n = 0; n < g_variant_n_children(list); n++) {
                 g_autoptr(GVariant) dict = g_variant_get_child_value(list, n);
                 g_autoptr(GVariant) single = NULL;
-                const char *name = dict_str(dict, VDPA_KEY_NAME);
+                const char *name = vdpa_test_dict_str(dict, VDPA_KEY_NAME);
 
                 /* Name order, so that output is stable for scripts. */
                 g_assert_cmpint(strcmp(prev, name), <, 0);
                 prev = name;
                 assert_device(dict, expected(name), NULL);
-                g_assert_cmpstr(dict_str(dict, VDPA_KEY_DOMAIN), ==, "");
-                g_assert_cmpstr(dict_str(dict, VDPA_KEY_DOMAIN_UUID), ==, "");
+                g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_DOMAIN), ==, "");
+                g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_DOMAIN_UUID), ==, "");
 
                 /* GetDevice gives exactly the same dictionary. */
-                single = get_device(f, name);
+                single = vdpa_test_get_device(f->bus, name);
                 g_assert_true(g_variant_equal(single, dict));
         }
 
@@ -330,7 +314,7 @@ static void test_config_reload(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceChanged"), ==, 4);
         mig = vdpa_test_get_property(f->bus, "LiveMigration", NULL);
         g_assert_cmpstr(g_variant_get_string(mig, NULL), ==, "allow");
-        d = get_device(f, "vdpa0");
+        d = vdpa_test_get_device(f->bus, "vdpa0");
         assert_device(d, expected("vdpa0"), "excluded");
         g_clear_pointer(&d, g_variant_unref);
         g_clear_pointer(&mig, g_variant_unref);
@@ -353,7 +337,7 @@ static void test_config_reload(Fixture *f, gconstpointer data) {
         g_assert_nonnull(strstr(log, "LiveMigration"));
         mig = vdpa_test_get_property(f->bus, "LiveMigration", NULL);
         g_assert_cmpstr(g_variant_get_string(mig, NULL), ==, "allow");
-        d = get_device(f, "vdpa0");
+        d = vdpa_test_get_device(f->bus, "vdpa0");
         assert_device(d, expected("vdpa0"), "excluded");
         signal_barrier(f);
         g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceChanged"), ==, 0);
@@ -466,15 +450,15 @@ static void test_libvirt_in_use(Fixture *f, gconstpointer data) {
         vdpa_test_daemon_start_or_die(f->bus, args);
         vdpa_test_wait_libvirt_connected(f->bus, TRUE, 5000);
 
-        d = get_device(f, "vdpa2");
+        d = vdpa_test_get_device(f->bus, "vdpa2");
         assert_device(d, expected("vdpa2"), "in-use");
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_DOMAIN), ==, "guest-a");
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_DOMAIN_UUID), ==, GUEST_A_UUID);
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_DOMAIN), ==, "guest-a");
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_DOMAIN_UUID), ==, GUEST_A_UUID);
 
         g_clear_pointer(&d, g_variant_unref);
-        d = get_device(f, "vdpa0");
+        d = vdpa_test_get_device(f->bus, "vdpa0");
         assert_device(d, expected("vdpa0"), NULL);
-        g_assert_cmpstr(dict_str(d, VDPA_KEY_DOMAIN), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_DOMAIN), ==, "");
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -593,10 +577,10 @@ static void test_corrupt_state_at_start(Fixture *f, gconstpointer data) {
         }
 
         /* libvirt's truth: guest-a uses vdpa2; nothing is claimed. */
-        d = get_device(f, "vdpa2");
+        d = vdpa_test_get_device(f->bus, "vdpa2");
         assert_device(d, expected("vdpa2"), "in-use");
         g_clear_pointer(&d, g_variant_unref);
-        d = get_device(f, "vdpa0");
+        d = vdpa_test_get_device(f->bus, "vdpa0");
         assert_device(d, expected("vdpa0"), NULL);
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
@@ -619,16 +603,16 @@ static void test_config_allow_list(Fixture *f, gconstpointer data) {
                      "Name=vdpa-sim*\n");
         vdpa_test_daemon_start_or_die(f->bus, NULL);
 
-        d = get_device(f, "vdpa2");
+        d = vdpa_test_get_device(f->bus, "vdpa2");
         assert_device(d, expected("vdpa2"), "available");
         g_clear_pointer(&d, g_variant_unref);
-        d = get_device(f, "vdpa-sim0");
+        d = vdpa_test_get_device(f->bus, "vdpa-sim0");
         assert_device(d, expected("vdpa-sim0"), "available");
         g_clear_pointer(&d, g_variant_unref);
-        d = get_device(f, "vdpa0");
+        d = vdpa_test_get_device(f->bus, "vdpa0");
         assert_device(d, expected("vdpa0"), "excluded");
         g_clear_pointer(&d, g_variant_unref);
-        d = get_device(f, "fast1");
+        d = vdpa_test_get_device(f->bus, "fast1");
         assert_device(d, expected("fast1"), "excluded");
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
@@ -702,33 +686,33 @@ static void test_hotplug(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(signal_name(s), ==, "vdpa9");
         dict = signal_dict(s);
         assert_dict_complete(dict);
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_KIND), ==, "vf");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PARENT_DEVICE), ==, "0000:04:00.5");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "unusable");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PARENT_KIND), ==, "vf");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PARENT_DEVICE), ==, "0000:04:00.5");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PHYSICAL_FUNCTION), ==, "0000:04:00.0");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, "unusable");
         g_clear_pointer(&dict, g_variant_unref);
 
         /* bind to vhost_vdpa: available with its chardev */
         vdpa_testbed_bind_vhost(f->tb, VDPA_TESTBED_VF5 "/vdpa9", 9);
         g_assert_true(vdpa_test_recorder_wait(rec, "DeviceChanged", 1, 5000));
         dict = signal_dict(vdpa_test_recorder_nth(rec, "DeviceChanged", 0));
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DRIVER), ==, "vhost_vdpa");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_CHARDEV), ==, "/dev/vhost-vdpa-9");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "available");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_DRIVER), ==, "vhost_vdpa");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_CHARDEV), ==, "/dev/vhost-vdpa-9");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, "available");
         g_clear_pointer(&dict, g_variant_unref);
 
         /* The bus view agrees with the signal. */
-        dict = get_device(f, "vdpa9");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "available");
+        dict = vdpa_test_get_device(f->bus, "vdpa9");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, "available");
         g_clear_pointer(&dict, g_variant_unref);
 
         /* unbind: unusable again */
         vdpa_testbed_unbind(f->tb, VDPA_TESTBED_VF5 "/vdpa9", 9);
         g_assert_true(vdpa_test_recorder_wait(rec, "DeviceChanged", 2, 5000));
         dict = signal_dict(vdpa_test_recorder_nth(rec, "DeviceChanged", 1));
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_DRIVER), ==, "");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_CHARDEV), ==, "");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_STATE), ==, "unusable");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_DRIVER), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_CHARDEV), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_STATE), ==, "unusable");
         g_clear_pointer(&dict, g_variant_unref);
 
         /* A change that changes nothing visible: no signal.  (Sent right
@@ -896,18 +880,18 @@ static void test_representor(Fixture *f, gconstpointer data) {
         rec = vdpa_test_recorder_new(f->bus);
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-                g_autoptr(GVariant) d = get_device(f, cases[i].name);
+                g_autoptr(GVariant) d = vdpa_test_get_device(f->bus, cases[i].name);
 
                 assert_dict_complete(d);
-                g_assert_cmpstr(dict_str(d, VDPA_KEY_REPRESENTOR), ==, cases[i].representor);
-                g_assert_cmpstr(dict_str(d, VDPA_KEY_PF_NETDEV), ==, cases[i].pf_netdev);
+                g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_REPRESENTOR), ==, cases[i].representor);
+                g_assert_cmpstr(vdpa_test_dict_str(d, VDPA_KEY_PF_NETDEV), ==, cases[i].pf_netdev);
         }
 
         umockdev_testbed_uevent(f->tb, rep, "remove");
         umockdev_testbed_remove_device(f->tb, rep);
         dict = signal_dict(vdpa_test_recorder_wait_device(rec, "DeviceChanged", "vdpa0", 5000));
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_REPRESENTOR), ==, "");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_PF_NETDEV), ==, "enp4s0f0np0");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_REPRESENTOR), ==, "");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_PF_NETDEV), ==, "enp4s0f0np0");
         g_clear_pointer(&dict, g_variant_unref);
 
         /* That device only, once. */
@@ -915,8 +899,8 @@ static void test_representor(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceChanged"), ==, 1);
         g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceAdded"), ==, 0);
         g_assert_cmpuint(vdpa_test_recorder_count(rec, "DeviceRemoved"), ==, 0);
-        dict = get_device(f, "vdpa0");
-        g_assert_cmpstr(dict_str(dict, VDPA_KEY_REPRESENTOR), ==, "");
+        dict = vdpa_test_get_device(f->bus, "vdpa0");
+        g_assert_cmpstr(vdpa_test_dict_str(dict, VDPA_KEY_REPRESENTOR), ==, "");
 
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
@@ -1055,7 +1039,7 @@ static void test_build_xml_hostile(Fixture *f, gconstpointer data) {
                 { "mac\n", g_variant_new_string("52:54:00:00:00:01"), "mac" },
         };
         GPid pid = vdpa_test_daemon_start_or_die(f->bus, NULL);
-        g_autoptr(GVariant) before = get_device(f, "vdpa0");
+        g_autoptr(GVariant) before = vdpa_test_get_device(f->bus, "vdpa0");
 
         g_assert_cmpuint(G_N_ELEMENTS(rows), >=, 40);
         for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
@@ -1086,7 +1070,7 @@ static void test_build_xml_hostile(Fixture *f, gconstpointer data) {
 
         /* Same process, same answers, nothing changed. */
         g_assert_cmpint(vdpa_test_daemon_get_pid(f->bus), ==, pid);
-        g_autoptr(GVariant) after = get_device(f, "vdpa0");
+        g_autoptr(GVariant) after = vdpa_test_get_device(f->bus, "vdpa0");
         g_assert_true(g_variant_equal(before, after));
         vdpa_test_daemon_stop_assert_ok(f->bus);
 }
