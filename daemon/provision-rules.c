@@ -671,8 +671,10 @@ void provision_rules_set_config(ProvisionRules *r, const VdpaConfig *config) {
 }
 
 void provision_rules_parent_event(ProvisionRules *r, const char *action, const char *syspath) {
-        /* A management device registers when its driver binds. */
-        if (streq_ptr(action, "add") || streq_ptr(action, "bind"))
+        /* A management device registers when its driver binds (mlx5_core
+         * to a VF, mlx5_vdpa to an SF's vnet); an "add" comes before any
+         * driver and would only cost a pass that finds nothing new. */
+        if (streq_ptr(action, "bind"))
                 request_pass(r);
 }
 
