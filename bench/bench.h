@@ -212,6 +212,8 @@ typedef struct BenchScanDevice {
  * chardev.  DEVICES (may be NULL) receives BenchScanDevice*. */
 guint bench_sysfs_scan(const char *root, GPtrArray *devices);
 void bench_scan_device_free(BenchScanDevice *d);
+/* The same for the one device NAME (NULL when it cannot be read). */
+BenchScanDevice *bench_sysfs_read_device(const char *root, const char *name);
 
 /* ---- figures ---- */
 
