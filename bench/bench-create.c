@@ -327,13 +327,6 @@ static guint count_devices(VdpaTestBus *bus, const char *absent1, const char *ab
         return (guint) n;
 }
 
-/* service / (contract floor + 1.5 x Ping) */
-static double over_contract_and_pings(const double *m, gpointer data)
-{
-        (void) data;
-        return m[0] / (m[1] + 1.5 * m[2]);
-}
-
 int bench_figure_create(int argc, char **argv)
 {
         guint n = argc > 0 ? (guint) g_ascii_strtoull(argv[0], NULL, 10) : 16;
@@ -465,7 +458,7 @@ int bench_figure_create(int argc, char **argv)
                 BenchSamples *series[] = { create, fs.create_contract, ping };
 
                 bench_report_target_fn(FIGURE, "CreateDevice / (contract floor + 1.5 x Ping)", series, 3, TRUE,
-                                       over_contract_and_pings, NULL, "<=", 1.0, "x",
+                                       bench_stat_over_floor_and_pings, NULL, "<=", 1.0, "x",
                                        "CheckAuth + DEV_NEW + add + DEV_GET/CONFIG_GET, each in the same round");
         }
         /* DESIGN.md §7: one DEV_GET (+ DEV_CONFIG_GET) per new device */

@@ -189,13 +189,6 @@ static uint64_t time_read_device(const char *name)
         return dt;
 }
 
-/* DeviceAdded / (floor + 1.5 x Ping): the old target, for information */
-static double over_floor_and_pings(const double *m, gpointer data)
-{
-        (void) data;
-        return m[0] / (m[1] + 1.5 * m[2]);
-}
-
 static char *tagged(const char *what, const char *tag)
 {
         return g_strconcat(what, tag, NULL);
@@ -329,7 +322,7 @@ static void run_variant(UMockdevTestbed *tb, guint n, bool netlink, HotplugResul
                 bench_report_ratio_target(FIGURE, what, res->add, contract, TRUE, "<=", sim ? 1.1 : 1.0,
                                           sim ? "monitor + bare lookup + bare sysfs read + Ping"
                                               : "monitor + bare sysfs read + Ping");
-                bench_report_value(FIGURE, old, over_floor_and_pings(
+                bench_report_value(FIGURE, old, bench_stat_over_floor_and_pings(
                                            (double[]) { res->add_us, res->floor_us, res->ping_us }, NULL), "x");
         }
 

@@ -412,6 +412,12 @@ BenchVerdict bench_report_target_fn(const char *figure, const char *what, BenchS
         return report_target(figure, what, value(medians, data), lo, hi, spread, op, limit, unit, note);
 }
 
+double bench_stat_over_floor_and_pings(const double *m, gpointer data)
+{
+        (void) data;
+        return m[0] / (m[1] + 1.5 * m[2]);
+}
+
 static double ratio_of_medians(const double *m, gpointer data)
 {
         (void) data;

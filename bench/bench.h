@@ -82,6 +82,9 @@ BenchVerdict bench_report_target_fn(const char *figure, const char *what, BenchS
 BenchVerdict bench_report_ratio_target(const char *figure, const char *what, BenchSamples *service,
                                        BenchSamples *floor, gboolean paired, const char *op, double limit,
                                        const char *note);
+/* A BenchStatFn: m[0] / (m[1] + 1.5 x m[2]), a service against its floor
+ * with the allowance of one and a half bus round trips (figures 3 and 7). */
+double bench_stat_over_floor_and_pings(const double *m, gpointer data);
 /* A target whose value has no sampling noise (a count, a size measured
  * once): VALUE with the interval [LO, HI] it was seen in (LO = HI = VALUE
  * when measured once), verdict as above. */
