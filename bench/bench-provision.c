@@ -400,7 +400,7 @@ int bench_figure_provision(int argc, char **argv)
         g_autofree char *title = NULL, *w_svc = NULL, *w_exec = NULL, *w_bare = NULL, *note = NULL;
         guint rounds = bench_iterations(5, 3);
         guint worst_dev_new = 0;
-        double lookups_per_device = 0, ratio;
+        double lookups_per_device = 0;
 
         g_assert_cmpuint(n, >=, 1);
         vdpa_testbed_isolate_uevent_queue();
@@ -457,7 +457,6 @@ int bench_figure_provision(int argc, char **argv)
         report_spread("provisioning", svc);
         report_spread("floor", bare);
         report_spread("contract floor", contract);
-        ratio = bench_samples_median_us(svc) / bench_samples_median_us(bare);
         note = g_strdup_printf("%.1f ms vs %.1f ms; contract floor %.1f ms (%.2fx)",
                                bench_samples_median_us(svc) / 1000, bench_samples_median_us(bare) / 1000,
                                bench_samples_median_us(contract) / 1000,
@@ -465,7 +464,7 @@ int bench_figure_provision(int argc, char **argv)
         {
                 g_autofree char *w = g_strdup_printf("provisioning %u / %u bare DEV_NEW (medians)", n, n);
 
-                bench_report_target(FIGURE, w, ratio, "<=", TARGET, "x", note);
+                bench_report_ratio_target(FIGURE, w, svc, bare, TRUE, "<=", TARGET, note);
         }
         /* exactly one DEV_NEW per management device (DESIGN.md §8) */
         bench_report_target(FIGURE, "daemon's DEV_NEW per management device (worst round)",

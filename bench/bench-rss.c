@@ -109,6 +109,10 @@ static void one_call(sd_bus *sd, guint i, guint n)
         }
 }
 
+/* RssAnon readings at the largest N: the target's value and the range it
+ * was seen in. */
+static guint64 anon_first, anon_min = G_MAXUINT64, anon_max;
+
 static void report_memory(GPid pid, const char *when, guint n, guint64 *ret_rss, guint64 *ret_pss)
 {
         guint64 rss, pss, anon;
@@ -126,6 +130,10 @@ static void report_memory(GPid pid, const char *when, guint n, guint64 *ret_rss,
                 *ret_rss = rss;
         if (ret_pss)
                 *ret_pss = pss;
+        if (!anon_first)
+                anon_first = anon;
+        anon_min = MIN(anon_min, anon);
+        anon_max = MAX(anon_max, anon);
 }
 
 static void run_n(VdpaTestLibvirtd *lv, guint n, bool soak, guint64 *ret_rss)
@@ -203,10 +211,20 @@ int bench_figure_rss(int argc, char **argv)
         }
         bench_report_begin(FIGURE, "6. Daemon memory at N devices, and its growth in a soak");
         /* the soak runs on the largest host, the last one */
-        for (guint i = 0; i < n_sizes; i++)
+        for (guint i = 0; i < n_sizes; i++) {
+                /* only the largest host's readings count for the target */
+                anon_first = anon_max = 0;
+                anon_min = G_MAXUINT64;
                 run_n(lv, sizes[i], i == n_sizes - 1 && sizes[i] > 0, &rss);
-        what = g_strdup_printf("VmRSS at N=%u", sizes[n_sizes - 1]);
-        bench_report_target(FIGURE, what, rss / 1024.0, "<=", 8.0, "MiB", NULL);
+        }
+        /* What the daemon itself holds: the shared libraries' text in VmRSS
+         * (libvirt alone maps ~17 MiB at N=0) is no per-service cost. */
+        what = g_strdup_printf("RssAnon at N=%u", sizes[n_sizes - 1]);
+        bench_report_target_range(FIGURE, what, anon_first / 1024.0, anon_min / 1024.0, anon_max / 1024.0, "<=", 6.0,
+                                  "MiB", "after start + 10^3 calls; range: every reading at this N, soak included");
+        g_free(what);
+        what = g_strdup_printf("(info, the old target <= 8 MiB) VmRSS at N=%u", sizes[n_sizes - 1]);
+        bench_report_value(FIGURE, what, rss / 1024.0, "MiB");
         bench_report_end(FIGURE);
         return 0;
 }

@@ -47,18 +47,26 @@ void bench_samples_free(BenchSamples *s)
         if (!s)
                 return;
         g_array_unref(s->ns);
+        if (s->sorted)
+                g_array_unref(s->sorted);
         g_free(s);
 }
 
 void bench_samples_add(BenchSamples *s, uint64_t ns)
 {
         g_array_append_val(s->ns, ns);
-        s->sorted = false;
+        g_clear_pointer(&s->sorted, g_array_unref);
 }
 
 guint bench_samples_count(BenchSamples *s)
 {
         return s ? s->ns->len : 0;
+}
+
+double bench_samples_get_us(BenchSamples *s, guint i)
+{
+        g_assert_cmpuint(i, <, bench_samples_count(s));
+        return g_array_index(s->ns, uint64_t, i) / 1000.0;
 }
 
 static gint cmp_u64(gconstpointer a, gconstpointer b)
@@ -68,20 +76,28 @@ static gint cmp_u64(gconstpointer a, gconstpointer b)
         return x < y ? -1 : x > y;
 }
 
+/* Nearest rank: the smallest of the N sorted values with at least P % at
+ * or below it. */
+static guint nearest_rank(guint n, double p)
+{
+        guint rank = (guint) ceil(p / 100.0 * n);
+
+        return CLAMP(rank, 1, n) - 1;
+}
+
 double bench_samples_pct_us(BenchSamples *s, double p)
 {
-        guint n = bench_samples_count(s), rank;
+        guint n = bench_samples_count(s);
 
         if (n == 0)
                 return NAN;
+        /* Sorting a copy keeps the order taken: rounds pair up by index. */
         if (!s->sorted) {
-                g_array_sort(s->ns, cmp_u64);
-                s->sorted = true;
+                s->sorted = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), n);
+                g_array_append_vals(s->sorted, s->ns->data, n);
+                g_array_sort(s->sorted, cmp_u64);
         }
-        /* nearest rank: the smallest sample with at least P% at or below it */
-        rank = (guint) ceil(p / 100.0 * n);
-        rank = CLAMP(rank, 1, n);
-        return g_array_index(s->ns, uint64_t, rank - 1) / 1000.0;
+        return g_array_index(s->sorted, uint64_t, nearest_rank(n, p)) / 1000.0;
 }
 
 double bench_samples_median_us(BenchSamples *s)
@@ -92,6 +108,86 @@ double bench_samples_median_us(BenchSamples *s)
 double bench_samples_p99_us(BenchSamples *s)
 {
         return bench_samples_pct_us(s, 99);
+}
+
+/* ---- spread: the moving-block bootstrap ---- */
+
+#define BOOTSTRAP_RESAMPLES 2000
+#define BOOTSTRAP_SEED 20261207
+
+static gint cmp_double(gconstpointer a, gconstpointer b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, guint n)
+{
+        qsort(v, n, sizeof(double), (int (*)(const void *, const void *)) cmp_double);
+        return v[nearest_rank(n, 50)];
+}
+
+/* Blocks of about sqrt(n) consecutive samples: long enough that a slow
+ * drift within the run (a busier minute, a colder cache) shows as spread
+ * rather than averaging out. */
+static guint block_length(guint n)
+{
+        return MAX(1u, (guint) ceil(sqrt((double) n)));
+}
+
+/* Fills IDX[0..N) with the indices of one moving-block resample. */
+static void resample_indices(GRand *rand, guint n, guint *idx)
+{
+        guint len = MIN(block_length(n), n);
+
+        for (guint k = 0; k < n;) {
+                guint start = (guint) g_rand_int_range(rand, 0, (gint32) (n - len + 1));
+
+                for (guint j = 0; j < len && k < n; j++)
+                        idx[k++] = start + j;
+        }
+}
+
+/* The 2.5 % and 97.5 % points of VALUE(medians) over the resamples. */
+static void bootstrap_interval(BenchSamples *const *series, guint n_series, gboolean paired, BenchStatFn value,
+                               gpointer data, double *lo, double *hi)
+{
+        g_autoptr(GRand) rand = g_rand_new_with_seed(BOOTSTRAP_SEED);
+        g_autofree double *stats = g_new(double, BOOTSTRAP_RESAMPLES);
+        g_autofree double *medians = g_new(double, n_series);
+        guint max_n = 0, n_stats = 0;
+        g_autofree guint *idx = NULL;
+        g_autofree double *buf = NULL;
+
+        for (guint s = 0; s < n_series; s++)
+                max_n = MAX(max_n, bench_samples_count(series[s]));
+        idx = g_new(guint, max_n);
+        buf = g_new(double, max_n);
+        for (guint b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+                double v;
+
+                for (guint s = 0; s < n_series; s++) {
+                        guint n = bench_samples_count(series[s]);
+
+                        /* paired: one draw of indices for every series */
+                        if (!paired || s == 0)
+                                resample_indices(rand, n, idx);
+                        for (guint k = 0; k < n; k++)
+                                buf[k] = bench_samples_get_us(series[s], idx[k]);
+                        medians[s] = median_of(buf, n);
+                }
+                v = value(medians, data);
+                if (!isnan(v))
+                        stats[n_stats++] = v;
+        }
+        if (n_stats == 0) {
+                *lo = *hi = NAN;
+                return;
+        }
+        qsort(stats, n_stats, sizeof(double), (int (*)(const void *, const void *)) cmp_double);
+        *lo = stats[nearest_rank(n_stats, 2.5)];
+        *hi = stats[nearest_rank(n_stats, 97.5)];
 }
 
 guint bench_iterations(guint base, guint min)
@@ -155,6 +251,8 @@ static void json_add_series(JsonBuilder *b, const char *name, BenchSamples *s)
         json_builder_set_member_name(b, name);
         json_builder_begin_object(b);
         json_add_double(b, "median_us", bench_samples_median_us(s));
+        json_add_double(b, "p25_us", bench_samples_pct_us(s, 25));
+        json_add_double(b, "p75_us", bench_samples_pct_us(s, 75));
         json_add_double(b, "p99_us", bench_samples_p99_us(s));
         json_builder_set_member_name(b, "samples");
         json_builder_add_int_value(b, bench_samples_count(s));
@@ -180,9 +278,9 @@ void bench_report_begin(const char *figure, const char *title)
                 printf("# results: %s\n", path);
         }
         printf("\n== %s: %s ==\n", figure, title);
-        printf("%-40s %6s %6s | %10s %10s | %-22s %10s %10s | %8s\n",
-               "measurement", "N", "iters", "median us", "p99 us", "floor", "median us", "p99 us",
-               "ratio");
+        printf("%-40s %6s %6s | %10s %21s %10s | %-22s %10s %21s %10s | %8s\n",
+               "measurement", "N", "iters", "median us", "p25-p75", "p99 us", "floor", "median us", "p25-p75",
+               "p99 us", "ratio");
         fflush(stdout);
 }
 
@@ -195,9 +293,11 @@ void bench_report_pair(const char *figure, const char *what, guint n_devices,
         double fm = floor ? bench_samples_median_us(floor) : NAN;
         double ratio = floor ? sm / fm : NAN;
 
-        printf("%-40s %6u %6u | %10.1f %10.1f | %-22s %10.1f %10.1f | %7.2fx\n",
-               what, n_devices, iterations, sm, bench_samples_p99_us(service),
-               floor_name ? floor_name : "-", fm, floor ? bench_samples_p99_us(floor) : NAN, ratio);
+        printf("%-40s %6u %6u | %10.1f %10.1f-%-10.1f %10.1f | %-22s %10.1f %10.1f-%-10.1f %10.1f | %7.2fx\n",
+               what, n_devices, iterations, sm, bench_samples_pct_us(service, 25), bench_samples_pct_us(service, 75),
+               bench_samples_p99_us(service), floor_name ? floor_name : "-", fm,
+               floor ? bench_samples_pct_us(floor, 25) : NAN, floor ? bench_samples_pct_us(floor, 75) : NAN,
+               floor ? bench_samples_p99_us(floor) : NAN, ratio);
         fflush(stdout);
 
         json_builder_set_member_name(b, "devices");
@@ -215,33 +315,117 @@ void bench_report_pair(const char *figure, const char *what, guint n_devices,
         json_emit(b);
 }
 
-BenchVerdict bench_report_target(const char *figure, const char *what, double value,
-                                 const char *op, double limit, const char *unit,
-                                 const char *note)
+static BenchVerdict judge(double lo, double hi, const char *op, double limit)
+{
+        bool le = g_str_equal(op, "<=");
+
+        g_assert_true(le || g_str_equal(op, ">="));
+        if (isnan(lo) || isnan(hi))
+                return BENCH_MISS;
+        if (le ? hi <= limit : lo >= limit)
+                return BENCH_PASS;
+        if (le ? lo > limit : hi < limit)
+                return BENCH_MISS;
+        return BENCH_NOISE;
+}
+
+static const char *verdict_name(BenchVerdict v)
+{
+        switch (v) {
+        case BENCH_PASS:
+                return "PASS";
+        case BENCH_MISS:
+                return "MISS";
+        case BENCH_NOISE:
+                return "NOISE";
+        default:
+                return "INFO";
+        }
+}
+
+static BenchVerdict report_target(const char *figure, const char *what, double value, double lo, double hi,
+                                  const char *spread, const char *op, double limit, const char *unit,
+                                  const char *note)
 {
         g_autoptr(JsonBuilder) b = json_record(figure, "target", what);
-        bool ok = g_str_equal(op, "<=") ? value <= limit : value >= limit;
-        const char *verdict = ok ? "PASS" : "MISS";
+        BenchVerdict v = judge(lo, hi, op, limit);
 
-        printf("  target: %-52s %10.2f %s %s %-6g %s%s%s\n", what, value, unit, op, limit, verdict,
-               note ? "  " : "", note ? note : "");
+        printf("  target: %-52s %10.2f [%.2f-%.2f] %s %s %-6g %s%s%s\n", what, value, lo, hi, unit, op, limit,
+               v == BENCH_NOISE ? "NOISE (the limit is inside the interval)" : verdict_name(v), note ? "  " : "",
+               note ? note : "");
         fflush(stdout);
 
         json_add_double(b, "value", value);
+        json_add_double(b, "lo", lo);
+        json_add_double(b, "hi", hi);
+        json_builder_set_member_name(b, "spread");
+        json_builder_add_string_value(b, spread);
         json_builder_set_member_name(b, "op");
         json_builder_add_string_value(b, op);
         json_add_double(b, "limit", limit);
         json_builder_set_member_name(b, "unit");
         json_builder_add_string_value(b, unit);
         json_builder_set_member_name(b, "verdict");
-        json_builder_add_string_value(b, verdict);
+        json_builder_add_string_value(b, verdict_name(v));
         if (note) {
                 json_builder_set_member_name(b, "note");
                 json_builder_add_string_value(b, note);
         }
         json_builder_end_object(b);
         json_emit(b);
-        return ok ? BENCH_PASS : BENCH_MISS;
+        return v;
+}
+
+BenchVerdict bench_report_target_range(const char *figure, const char *what, double value, double lo,
+                                       double hi, const char *op, double limit, const char *unit,
+                                       const char *note)
+{
+        return report_target(figure, what, value, MIN(lo, value), MAX(hi, value), "range seen", op, limit, unit,
+                             note);
+}
+
+BenchVerdict bench_report_target(const char *figure, const char *what, double value,
+                                 const char *op, double limit, const char *unit,
+                                 const char *note)
+{
+        return report_target(figure, what, value, value, value, "exact", op, limit, unit, note);
+}
+
+BenchVerdict bench_report_target_fn(const char *figure, const char *what, BenchSamples *const *series,
+                                    guint n_series, gboolean paired, BenchStatFn value, gpointer data,
+                                    const char *op, double limit, const char *unit, const char *note)
+{
+        g_autofree double *medians = g_new(double, n_series);
+        g_autofree char *spread = NULL;
+        double lo, hi;
+        guint n = bench_samples_count(series[0]);
+
+        for (guint s = 0; s < n_series; s++) {
+                g_assert_cmpuint(bench_samples_count(series[s]), >, 0);
+                if (paired)
+                        g_assert_cmpuint(bench_samples_count(series[s]), ==, n);
+                medians[s] = bench_samples_median_us(series[s]);
+        }
+        bootstrap_interval(series, n_series, paired, value, data, &lo, &hi);
+        spread = g_strdup_printf("95%% moving-block bootstrap (%u resamples, blocks of %u%s)", BOOTSTRAP_RESAMPLES,
+                                 block_length(n), paired ? ", paired rounds" : "");
+        return report_target(figure, what, value(medians, data), lo, hi, spread, op, limit, unit, note);
+}
+
+static double ratio_of_medians(const double *m, gpointer data)
+{
+        (void) data;
+        return m[0] / m[1];
+}
+
+BenchVerdict bench_report_ratio_target(const char *figure, const char *what, BenchSamples *service,
+                                       BenchSamples *floor, gboolean paired, const char *op, double limit,
+                                       const char *note)
+{
+        BenchSamples *series[] = { service, floor };
+
+        return bench_report_target_fn(figure, what, series, 2, paired, ratio_of_medians, NULL, op, limit, "x",
+                                      note);
 }
 
 void bench_report_value(const char *figure, const char *what, double value, const char *unit)

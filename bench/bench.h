@@ -28,8 +28,8 @@
 uint64_t bench_now_ns(void);
 
 typedef struct BenchSamples {
-        GArray *ns;             /* uint64_t */
-        bool sorted;
+        GArray *ns;             /* uint64_t, in the order taken: rounds pair up by index */
+        GArray *sorted;         /* uint64_t, a sorted copy for percentiles; NULL when stale */
 } BenchSamples;
 
 BenchSamples *bench_samples_new(void);
@@ -41,6 +41,8 @@ guint bench_samples_count(BenchSamples *s);
 double bench_samples_pct_us(BenchSamples *s, double p);
 double bench_samples_median_us(BenchSamples *s);
 double bench_samples_p99_us(BenchSamples *s);
+/* Sample I (in the order taken), in microseconds. */
+double bench_samples_get_us(BenchSamples *s, guint i);
 
 /* ---- results: a table for people, JSON lines for tracking ---- */
 
@@ -48,6 +50,7 @@ typedef enum {
         BENCH_INFO,     /* no target */
         BENCH_PASS,
         BENCH_MISS,
+        BENCH_NOISE,    /* the limit lies inside the value's own interval */
 } BenchVerdict;
 
 /* Opens $VDPA_BENCH_RESULTS/FIGURE.jsonl (truncated) and prints the
@@ -64,6 +67,27 @@ void bench_report_pair(const char *figure, const char *what, guint n_devices,
 BenchVerdict bench_report_target(const char *figure, const char *what, double value,
                                  const char *op, double limit, const char *unit,
                                  const char *note);
+/* A target computed from the medians of N_SERIES series: VALUE(medians,
+ * DATA) compared with LIMIT (OP "<=" or ">="), with its spread: a 95 %
+ * moving-block bootstrap interval (blocks of consecutive samples, so that
+ * the drift of a run widens it; PAIRED: the series were taken in the same
+ * rounds and are resampled by the same indices, which cancels what a round
+ * shares).  Verdict PASS when the whole interval meets the limit, MISS when
+ * none of it does, NOISE when the limit lies inside it. */
+typedef double (*BenchStatFn)(const double *medians, gpointer data);
+BenchVerdict bench_report_target_fn(const char *figure, const char *what, BenchSamples *const *series,
+                                    guint n_series, gboolean paired, BenchStatFn value, gpointer data,
+                                    const char *op, double limit, const char *unit, const char *note);
+/* The ratio of the medians of SERVICE and FLOOR, as above (unit "x"). */
+BenchVerdict bench_report_ratio_target(const char *figure, const char *what, BenchSamples *service,
+                                       BenchSamples *floor, gboolean paired, const char *op, double limit,
+                                       const char *note);
+/* A target whose value has no sampling noise (a count, a size measured
+ * once): VALUE with the interval [LO, HI] it was seen in (LO = HI = VALUE
+ * when measured once), verdict as above. */
+BenchVerdict bench_report_target_range(const char *figure, const char *what, double value, double lo,
+                                       double hi, const char *op, double limit, const char *unit,
+                                       const char *note);
 /* Any other number worth keeping (sizes, iteration counts, KiB). */
 void bench_report_value(const char *figure, const char *what, double value, const char *unit);
 /* Prints the JSON lines of the figure after its table, closes the file. */
@@ -188,6 +212,8 @@ typedef struct BenchScanDevice {
  * chardev.  DEVICES (may be NULL) receives BenchScanDevice*. */
 guint bench_sysfs_scan(const char *root, GPtrArray *devices);
 void bench_scan_device_free(BenchScanDevice *d);
+/* The same for the one device NAME (NULL when it cannot be read). */
+BenchScanDevice *bench_sysfs_read_device(const char *root, const char *name);
 
 /* ---- figures ---- */
 

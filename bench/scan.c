@@ -83,9 +83,58 @@ static char *find_vhost(const char *root, const char *devdir)
         return found;
 }
 
+/* One device NAME of BUSDIR, as govdpa reads it. */
+static BenchScanDevice *read_device(const char *root, const char *busdir, const char *name)
+{
+        char devdir[PATH_MAX], link[PATH_MAX], target[PATH_MAX], parent[PATH_MAX];
+        BenchScanDevice *dev;
+        ssize_t n;
+        char *slash;
+
+        if (!join(devdir, sizeof devdir, busdir, name))
+                return NULL;
+        dev = calloc(1, sizeof *dev);
+        dev->name = strdup(name);
+        dev->numa_node = -1;
+
+        n = join(link, sizeof link, devdir, "driver") ? readlink(link, target, sizeof target - 1) : -1;
+        if (n > 0) {
+                target[n] = '\0';
+                slash = strrchr(target, '/');
+                dev->driver = strdup(slash ? slash + 1 : target);
+        }
+
+        dev->chardev = find_vhost(root, devdir);
+
+        /* The bus entry links to /sys/devices/.../PARENT/NAME. */
+        n = readlink(devdir, target, sizeof target - 1);
+        if (n > 0) {
+                target[n] = '\0';
+                slash = strrchr(target, '/');
+                if (slash) {
+                        *slash = '\0';
+                        if (!join(parent, sizeof parent, busdir, target))
+                                parent[0] = '\0';
+                        dev->vendor = (guint16) read_number(parent, "vendor", 16, 0);
+                        dev->device = (guint16) read_number(parent, "device", 16, 0);
+                        dev->numa_node = (int) read_number(parent, "numa_node", 10, -1);
+                }
+        }
+        return dev;
+}
+
+BenchScanDevice *bench_sysfs_read_device(const char *root, const char *name)
+{
+        char busdir[PATH_MAX];
+
+        if (!join(busdir, sizeof busdir, root, "sys/bus/vdpa/devices"))
+                return NULL;
+        return read_device(root, busdir, name);
+}
+
 guint bench_sysfs_scan(const char *root, GPtrArray *devices)
 {
-        char busdir[PATH_MAX], devdir[PATH_MAX], link[PATH_MAX], target[PATH_MAX], parent[PATH_MAX];
+        char busdir[PATH_MAX];
         struct dirent *de;
         guint usable = 0;
         DIR *d;
@@ -97,42 +146,11 @@ guint bench_sysfs_scan(const char *root, GPtrArray *devices)
                 return 0;
         while ((de = readdir(d))) {
                 BenchScanDevice *dev;
-                ssize_t n;
-                char *slash;
 
-                if (de->d_name[0] == '.' || !join(devdir, sizeof devdir, busdir, de->d_name))
+                if (de->d_name[0] == '.' || !(dev = read_device(root, busdir, de->d_name)))
                         continue;
-
-                dev = calloc(1, sizeof *dev);
-                dev->name = strdup(de->d_name);
-                dev->numa_node = -1;
-
-                n = join(link, sizeof link, devdir, "driver") ? readlink(link, target, sizeof target - 1) : -1;
-                if (n > 0) {
-                        target[n] = '\0';
-                        slash = strrchr(target, '/');
-                        dev->driver = strdup(slash ? slash + 1 : target);
-                }
-
-                dev->chardev = find_vhost(root, devdir);
                 if (dev->chardev)
                         usable++;
-
-                /* The bus entry links to /sys/devices/.../PARENT/NAME. */
-                n = readlink(devdir, target, sizeof target - 1);
-                if (n > 0) {
-                        target[n] = '\0';
-                        slash = strrchr(target, '/');
-                        if (slash) {
-                                *slash = '\0';
-                                if (!join(parent, sizeof parent, busdir, target))
-                                        parent[0] = '\0';
-                                dev->vendor = (guint16) read_number(parent, "vendor", 16, 0);
-                                dev->device = (guint16) read_number(parent, "device", 16, 0);
-                                dev->numa_node = (int) read_number(parent, "numa_node", 10, -1);
-                        }
-                }
-
                 if (devices)
                         g_ptr_array_add(devices, dev);
                 else
