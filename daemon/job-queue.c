@@ -13,6 +13,8 @@ struct JobQueue {
         int efd;
         GAsyncQueue *jobs;      /* QueuedJob*: main -> worker */
         GAsyncQueue *results;   /* QueuedJob*: worker -> main */
+        void (*wake)(void *data);
+        void *wake_data;
 };
 
 /* Tells the worker to exit: never freed, never run. */
@@ -92,21 +94,37 @@ static QueuedJob *queued_job_new(void *job, JobRunFunc run, JobDone done, GDestr
         return j;
 }
 
+void job_queue_set_wake(JobQueue *q, void (*wake)(void *data), void *data) {
+        q->wake = wake;
+        q->wake_data = data;
+}
+
 void job_queue_submit(JobQueue *q, void *job, JobRunFunc run, JobDone done, GDestroyNotify free_job,
                       void *userdata) {
         g_async_queue_push(q->jobs, queued_job_new(job, run, done, free_job, userdata));
+        if (q->wake)
+                q->wake(q->wake_data);
 }
 
 void job_queue_quit(JobQueue *q) {
         /* Jobs not yet started are dropped; the thread sees the quit job next. */
         drain(q->jobs);
         g_async_queue_push_front(q->jobs, &quit_job);
+        if (q->wake)
+                q->wake(q->wake_data);
 }
 
 QueuedJob *job_queue_pop(JobQueue *q) {
         QueuedJob *j = g_async_queue_pop(q->jobs);
 
         return j == &quit_job ? NULL : j;
+}
+
+bool job_queue_try_pop(JobQueue *q, QueuedJob **ret) {
+        QueuedJob *j = g_async_queue_try_pop(q->jobs);
+
+        *ret = j == &quit_job ? NULL : j;
+        return j != &quit_job;
 }
 
 static void wake_main(JobQueue *q) {

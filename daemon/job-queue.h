@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <glib.h>
 #include <systemd/sd-event.h>
 
@@ -42,6 +43,15 @@ void job_queue_stop_delivery(JobQueue *q);
 
 /* Worker thread: the next job, blocking; NULL: quit. */
 QueuedJob *job_queue_pop(JobQueue *q);
+
+/* For a worker that waits on a loop of its own instead of in
+ * job_queue_pop(): the next job without blocking (*RET NULL when none is
+ * queued); false once the queue was told to quit. */
+bool job_queue_try_pop(JobQueue *q, QueuedJob **ret);
+/* WAKE(DATA) runs on the submitting thread after every job_queue_submit()
+ * and job_queue_quit(), once the job is in the queue: it wakes such a loop.
+ * Set before the first job. */
+void job_queue_set_wake(JobQueue *q, void (*wake)(void *data), void *data);
 /* Worker thread: J ran; its DONE runs on the main loop. */
 void job_queue_finish(JobQueue *q, QueuedJob *j);
 

@@ -202,12 +202,14 @@ static void test_attach_by_hand(Fixture *f, gconstpointer data) {
                        median(lat), lat->len);
 
         /* A claim on an in-use device is refused. */
-        redefine(f, dom, "/dev/vhost-vdpa-0", TRUE);
         {
+                /* Listening before the change: its signal may come before
+                 * a recorder made afterwards would subscribe. */
                 g_autoptr(VdpaTestRecorder) rec = vdpa_test_recorder_new(f->bus);
                 g_autoptr(GError) e = NULL;
                 g_autoptr(GVariant) r = NULL;
 
+                redefine(f, dom, "/dev/vhost-vdpa-0", TRUE);
                 (void) wait_state(f, rec, "vdpa0", "in-use", 1000);
                 r = vdpa_test_call(f->bus, "Claim", g_variant_new("(ssa{sv})", "vdpa0", dom, NULL), "(ss)", &e);
                 g_assert_null(r);
