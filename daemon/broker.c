@@ -396,7 +396,11 @@ static void op_start_prefetch(Op *op) {
                 return;
         op->in_worker = true;
         if (op->kind == OP_CLAIM)
-                libvirt_worker_submit_inspect(op->b->worker, op->domain, on_prefetched, op);
+                /* A named device needs no placement: only a pick compares
+                 * nodes (pick_device()). */
+                libvirt_worker_submit_inspect(op->b->worker, op->domain,
+                                              !op->device[0] && op->opts.numa_policy != VDPA_NUMA_POLICY_NONE,
+                                              on_prefetched, op);
         else
                 libvirt_worker_submit_lookup(op->b->worker, op->domain, on_prefetched, op);
 }

@@ -440,6 +440,10 @@ static void inspect_run(LibvirtWorker *w, void *job) {
         i->active = virDomainIsActive(d) == 1;
         i->persistent = virDomainIsPersistent(d) == 1;
 
+        i->dom = d;
+        if (!i->placement)
+                return;
+
         xml = virDomainGetXMLDesc(d, 0);
         /* Pinning is mapped to nodes through the host topology; a domain
          * without any cpuset needs none. */
@@ -447,28 +451,30 @@ static void inspect_run(LibvirtWorker *w, void *job) {
         if (xml && vdpa_domain_xml_numa_nodes(xml, caps, i->numa_nodes) < 0)
                 log_warning("Cannot read the NUMA placement of domain '%s'", i->name);
         free(xml);
-        i->dom = d;
 }
 
 static void inspect_free_notify(void *p) {
         libvirt_domain_info_free(p);
 }
 
-static void submit_domain_job(LibvirtWorker *w, const char *domain, bool handle_only, LibvirtJobDone done, void *userdata) {
+static void submit_domain_job(LibvirtWorker *w, const char *domain, bool handle_only, bool placement,
+                              LibvirtJobDone done, void *userdata) {
         LibvirtDomainInfo *i = g_new0(LibvirtDomainInfo, 1);
 
         i->name = g_strdup(domain);
         i->handle_only = handle_only;
+        i->placement = placement;
         i->numa_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
         libvirt_worker_submit(w, i, inspect_run, done, inspect_free_notify, userdata);
 }
 
-void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
-        submit_domain_job(w, domain, false, done, userdata);
+void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, bool placement, LibvirtJobDone done,
+                                   void *userdata) {
+        submit_domain_job(w, domain, false, placement, done, userdata);
 }
 
 void libvirt_worker_submit_lookup(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata) {
-        submit_domain_job(w, domain, true, done, userdata);
+        submit_domain_job(w, domain, true, false, done, userdata);
 }
 
 void libvirt_device_op_free(LibvirtDeviceOp *op) {

@@ -57,6 +57,7 @@ typedef enum {
 typedef struct LibvirtDomainInfo {
         char *name;                  /* in */
         bool handle_only;            /* in: only look it up (status, dom) */
+        bool placement;              /* in: also read numa_nodes (the domain's XML) */
         LibvirtStatus status;
         char *error;
         char *uuid;
@@ -68,7 +69,10 @@ typedef struct LibvirtDomainInfo {
 
 void libvirt_domain_info_free(LibvirtDomainInfo *i);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(LibvirtDomainInfo, libvirt_domain_info_free)
-void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata);
+/* PLACEMENT: the domain's NUMA nodes are wanted too (choosing a device for
+ * it); they cost a read and parse of its XML. */
+void libvirt_worker_submit_inspect(LibvirtWorker *w, const char *domain, bool placement, LibvirtJobDone done,
+                                   void *userdata);
 /* Only the handle (a Release's detach then needs no lookup of its own). */
 void libvirt_worker_submit_lookup(LibvirtWorker *w, const char *domain, LibvirtJobDone done, void *userdata);
 
