@@ -35,8 +35,8 @@ typedef struct NetCache {
 } NetCache;
 
 struct Inventory {
-        /* name (owned copy) -> VdpaDevice*; name order is the order of
-         * Devices() and of every enumeration. */
+        /* name -> Entry* (keyed by the entry's own name); name order is
+         * the order of Devices() and of every enumeration. */
         GTree *devices;
 
         const VdpaConfig *config;       /* borrowed, unless == owned_config */
@@ -44,17 +44,17 @@ struct Inventory {
 
         GHashTable *usage;              /* chardev -> VdpaDomainRef*, may be NULL */
         GHashTable *claims;             /* name -> VdpaUsage* of this service's claims */
-        GHashTable *kernel;             /* name -> VdpaKernelInfo* from netlink */
+        GHashTable *kernel;             /* name -> KernelEntry* from netlink */
         GHashTable *provisioned;        /* names created under a [Provision] rule */
         GHashTable *parents;            /* parent directory -> ParentEntry* */
 
-        /* OVS offload (§9): the netdevs, each device's representor port
-         * name, and which devices hang off each PF (so that a net uevent
-         * looks at those only). */
+        /* OVS offload (§9): the netdevs, the VF numbers of PFs that saw
+         * hotplug, and which devices hang off each PF (so that a net
+         * uevent looks at those only).  Each device's representor port
+         * name is in its entry. */
         NetCache net;
         GHashTable *virtfns;            /* PF syspath -> (VF name -> 1 + index) */
-        GHashTable *ports;              /* name -> phys_port_name of its representor */
-        GHashTable *by_pf;              /* PF name -> set of device names */
+        GHashTable *by_pf;              /* PF name -> set of device names (the entries') */
 
         /* Devices per state, kept current by apply(), so that counting
          * costs nothing per event whatever the number of devices. */
@@ -369,14 +369,24 @@ static const Netdev *net_cache_port(NetCache *c, const char *switch_id, const ch
         return best;
 }
 
-/* HW's PfNetdev and Representor from the cache; PORT is the phys_port_name
- * its representor has ("pf0vf2"), "" or NULL when it has none. */
-static void net_cache_fill(NetCache *c, VdpaHardware *hw, const char *port) {
-        const Netdev *uplink = net_cache_uplink(c, hw->physical_function);
+/* The PfNetdev and Representor of a device on PF from the cache (borrowed
+ * from it); PORT is the phys_port_name its representor has ("pf0vf2"), ""
+ * or NULL when it has none. */
+static void net_cache_names(NetCache *c, const char *pf, const char *port, const char **ret_pf_netdev,
+                            const char **ret_representor) {
+        const Netdev *uplink = net_cache_uplink(c, pf);
         const Netdev *rep = uplink && port ? net_cache_port(c, uplink->switch_id, port) : NULL;
 
-        set_str(&hw->pf_netdev, uplink ? uplink->name : "");
-        set_str(&hw->representor, rep ? rep->name : "");
+        *ret_pf_netdev = uplink ? uplink->name : "";
+        *ret_representor = rep ? rep->name : "";
+}
+
+static void net_cache_fill(NetCache *c, VdpaHardware *hw, const char *port) {
+        const char *pf_netdev, *representor;
+
+        net_cache_names(c, hw->physical_function, port, &pf_netdev, &representor);
+        set_str(&hw->pf_netdev, pf_netdev);
+        set_str(&hw->representor, representor);
 }
 
 /* The representor's phys_port_name is made of numbers of the parent
@@ -632,6 +642,116 @@ static void fill_parent_cached(Inventory *inv, struct udev *udev, VdpaHardware *
 
 /* --------------------------------------------------------------- the model */
 
+/* One device of the model in one allocation: the device as the bus shows
+ * it, with every string of it packed behind it (an identical string once,
+ * so all the empty ones and a VF's Address and ParentDevice share).  A
+ * device is never changed in place: a change stores a new entry, so the
+ * pointers the callbacks get stay consistent.  In the tree and in by_pf
+ * the device's name is the entry's own. */
+typedef struct Entry {
+        VdpaDevice dev;
+        char *port;             /* its representor's phys_port_name, NULL none */
+        char blob[];
+} Entry;
+
+#define ENTRY_STRINGS 16
+
+static void entry_string_fields(Entry *e, char **f[static ENTRY_STRINGS]) {
+        VdpaDevice *d = &e->dev;
+        char **all[ENTRY_STRINGS] = {
+                &d->hw.name, &d->hw.syspath, &d->hw.driver, &d->hw.chardev,
+                &d->hw.parent_device, &d->hw.physical_function, &d->hw.address,
+                &d->hw.representor, &d->hw.pf_netdev,
+                &d->kernel.type, &d->kernel.mgmtdev, &d->kernel.mac,
+                &d->usage.domain, &d->usage.domain_uuid, &d->usage.mac,
+                &e->port,
+        };
+
+        memcpy(f, all, sizeof all);
+}
+
+/* A copy of VIEW (whose strings are borrowed from anywhere, even from the
+ * entry it replaces) and PORT that owns its strings.  NULL strings stay
+ * NULL: the device's equality tells them from "". */
+static Entry *entry_new(const VdpaDevice *view, const char *port) {
+        Entry tmp = { .dev = *view, .port = (char *) port }, *e;
+        const char *unique[ENTRY_STRINGS];
+        unsigned idx[ENTRY_STRINGS], n_unique = 0;
+        char **f[ENTRY_STRINGS], *copies[ENTRY_STRINGS], *p;
+        size_t size = 0;
+
+        entry_string_fields(&tmp, f);
+        for (unsigned i = 0; i < ENTRY_STRINGS; i++) {
+                const char *s = *f[i];
+                unsigned j;
+
+                if (!s)
+                        continue;
+                for (j = 0; j < n_unique && strcmp(unique[j], s) != 0; j++)
+                        ;
+                if (j == n_unique) {
+                        unique[n_unique++] = s;
+                        size += strlen(s) + 1;
+                }
+                idx[i] = j;
+        }
+
+        e = g_malloc(sizeof *e + size);
+        p = e->blob;
+        for (unsigned j = 0; j < n_unique; j++) {
+                copies[j] = p;
+                p = stpcpy(p, unique[j]) + 1;
+        }
+        for (unsigned i = 0; i < ENTRY_STRINGS; i++)
+                if (*f[i])
+                        *f[i] = copies[idx[i]];
+        e->dev = tmp.dev;
+        e->port = tmp.port;
+        return e;
+}
+
+/* Facts of the kernel's netlink family about one device, kept until its
+ * "remove" (it may come before the device does), packed like Entry; its
+ * name is the table's key. */
+typedef struct KernelEntry {
+        VdpaKernelInfo info;
+        char *name;
+        char blob[];
+} KernelEntry;
+
+static size_t str_size(const char *s) {
+        return s ? strlen(s) + 1 : 0;
+}
+
+static char *pack_str(char **p, const char *s) {
+        char *copy = *p;
+
+        if (!s)
+                return NULL;
+        *p = stpcpy(copy, s) + 1;
+        return copy;
+}
+
+static KernelEntry *kernel_entry_new(const char *name, const VdpaKernelInfo *src) {
+        KernelEntry *k = g_malloc(sizeof *k + str_size(name) + str_size(src->type) + str_size(src->mgmtdev) +
+                                  str_size(src->mac));
+        char *p = k->blob;
+
+        k->info = *src;
+        k->name = pack_str(&p, name);
+        k->info.type = pack_str(&p, src->type);
+        k->info.mgmtdev = pack_str(&p, src->mgmtdev);
+        k->info.mac = pack_str(&p, src->mac);
+        return k;
+}
+
+static void kernel_put(Inventory *inv, const char *name, const VdpaKernelInfo *info) {
+        KernelEntry *k = kernel_entry_new(name, info);
+
+        /* Replacing also takes the new entry's name as the key. */
+        g_hash_table_replace(inv->kernel, k->name, k);
+}
+
 void vdpa_domain_ref_free(VdpaDomainRef *r) {
         if (!r)
                 return;
@@ -646,29 +766,30 @@ static const VdpaDomainRef *usage_lookup(Inventory *inv, const char *chardev) {
         return g_hash_table_lookup(inv->usage, chardev);
 }
 
-/* Everything that is derived rather than read: who uses the device (a
- * claim of ours first, else a domain seen in libvirt), the configuration's
- * verdict, and the state. */
-static void derive(Inventory *inv, VdpaDevice *d) {
-        const VdpaUsage *claim = g_hash_table_lookup(inv->claims, d->hw.name);
-        const VdpaKernelInfo *k = g_hash_table_lookup(inv->kernel, d->hw.name);
+/* The device HW would be now: HW plus everything that is derived rather
+ * than read: who uses the device (a claim of ours first, else a domain
+ * seen in libvirt), the kernel's facts, the configuration's verdict, and
+ * the state.  *D borrows every string (from HW and the inventory's
+ * tables): it is only good until the model changes, long enough for
+ * entry_new() to copy it. */
+static void derive(Inventory *inv, const VdpaHardware *hw, VdpaDevice *d) {
+        const VdpaUsage *claim = g_hash_table_lookup(inv->claims, hw->name);
+        const KernelEntry *k = g_hash_table_lookup(inv->kernel, hw->name);
 
-        vdpa_kernel_info_clear(&d->kernel);
+        *d = (VdpaDevice) { .hw = *hw };
         if (k)
-                vdpa_kernel_info_copy(&d->kernel, k);
-
-        vdpa_usage_clear(&d->usage);
+                d->kernel = k->info;
         if (claim)
-                vdpa_usage_copy(&d->usage, claim);
+                d->usage = *claim;
         else {
-                const VdpaDomainRef *ref = usage_lookup(inv, d->hw.chardev);
+                const VdpaDomainRef *ref = usage_lookup(inv, hw->chardev);
 
-                d->usage.domain = g_strdup(ref ? strempty(ref->domain) : "");
-                d->usage.domain_uuid = g_strdup(ref ? strempty(ref->uuid) : "");
-                d->usage.mac = g_strdup("");
+                d->usage.domain = (char *) (ref ? strempty(ref->domain) : "");
+                d->usage.domain_uuid = (char *) (ref ? strempty(ref->uuid) : "");
+                d->usage.mac = (char *) "";
         }
         d->usage.claimed = claim != NULL;
-        d->provisioned = g_hash_table_contains(inv->provisioned, d->hw.name);
+        d->provisioned = g_hash_table_contains(inv->provisioned, hw->name);
         d->allowed = vdpa_config_device_allowed(inv->config, &d->hw);
         d->state = vdpa_device_derive_state(d);
 }
@@ -676,20 +797,6 @@ static void derive(Inventory *inv, VdpaDevice *d) {
 static void notify(Inventory *inv, InventoryEvent ev, const VdpaDevice *d) {
         if (inv->cb)
                 inv->cb(inv, ev, d, inv->userdata);
-}
-
-static void kernel_info_free(gpointer p) {
-        VdpaKernelInfo *k = p;
-
-        vdpa_kernel_info_clear(k);
-        g_free(k);
-}
-
-static VdpaKernelInfo *kernel_info_dup(const VdpaKernelInfo *src) {
-        VdpaKernelInfo *k = g_new0(VdpaKernelInfo, 1);
-
-        vdpa_kernel_info_copy(k, src);
-        return k;
 }
 
 static void claim_usage_free(gpointer p) {
@@ -702,15 +809,14 @@ static void claim_usage_free(gpointer p) {
 Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *userdata) {
         Inventory *inv = g_new0(Inventory, 1);
 
-        inv->devices = g_tree_new_full(compare_names, NULL, g_free,
-                                       (GDestroyNotify) vdpa_device_free);
+        /* The keys are the entries' own names. */
+        inv->devices = g_tree_new_full(compare_names, NULL, NULL, g_free);
         inv->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, claim_usage_free);
-        inv->kernel = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kernel_info_free);
+        inv->kernel = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
         inv->provisioned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         inv->parents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) parent_entry_free);
         net_cache_init(&inv->net);
         inv->virtfns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
-        inv->ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         inv->by_pf = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
         if (!config)
                 config = inv->owned_config = vdpa_config_new_default();
@@ -723,6 +829,8 @@ Inventory *inventory_new(const VdpaConfig *config, InventoryCallback cb, void *u
 void inventory_free(Inventory *inv) {
         if (!inv)
                 return;
+        /* by_pf borrows the entries' names: it goes first. */
+        g_clear_pointer(&inv->by_pf, g_hash_table_unref);
         g_tree_destroy(inv->devices);
         g_clear_pointer(&inv->usage, g_hash_table_unref);
         g_clear_pointer(&inv->claims, g_hash_table_unref);
@@ -731,107 +839,103 @@ void inventory_free(Inventory *inv) {
         g_clear_pointer(&inv->parents, g_hash_table_unref);
         net_cache_clear(&inv->net);
         g_clear_pointer(&inv->virtfns, g_hash_table_unref);
-        g_clear_pointer(&inv->ports, g_hash_table_unref);
-        g_clear_pointer(&inv->by_pf, g_hash_table_unref);
         vdpa_config_free(inv->owned_config);
         g_free(inv);
 }
 
-/* Keep by_pf current: device NAME moved from OLD_PF to NEW_PF (either may
- * be NULL or "": none). */
-static void pf_index_move(Inventory *inv, const char *name, const char *old_pf, const char *new_pf) {
+/* Keep by_pf current.  Its sets hold the entries' own names, so every
+ * entry that goes is taken out and every new one put in, even when its
+ * PF stayed the same. */
+static void pf_index_remove(Inventory *inv, const Entry *e) {
+        const char *pf = e->dev.hw.physical_function;
         GHashTable *set;
 
-        if (streq_ptr(old_pf, new_pf))
+        if (!pf || !pf[0] || !(set = g_hash_table_lookup(inv->by_pf, pf)))
                 return;
-        if (old_pf && old_pf[0] && (set = g_hash_table_lookup(inv->by_pf, old_pf))) {
-                g_hash_table_remove(set, name);
-                if (g_hash_table_size(set) == 0)
-                        g_hash_table_remove(inv->by_pf, old_pf);
-        }
-        if (new_pf && new_pf[0]) {
-                set = g_hash_table_lookup(inv->by_pf, new_pf);
-                if (!set) {
-                        set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-                        g_hash_table_insert(inv->by_pf, g_strdup(new_pf), set);
-                }
-                g_hash_table_add(set, g_strdup(name));
-        }
+        g_hash_table_remove(set, e->dev.hw.name);
+        if (g_hash_table_size(set) == 0)
+                g_hash_table_remove(inv->by_pf, pf);
 }
 
-/* Bring the device NAME to HW (NULL: it is gone), reporting one event when
- * and only when something visible changed. */
-static void apply(Inventory *inv, const char *name, const VdpaHardware *hw) {
-        VdpaDevice *old = g_tree_lookup(inv->devices, name), *stored;
-        g_autoptr(VdpaDevice) new = NULL;
-        InventoryEvent ev;
+static void pf_index_add(Inventory *inv, Entry *e) {
+        const char *pf = e->dev.hw.physical_function;
+        GHashTable *set;
+
+        if (!pf || !pf[0])
+                return;
+        set = g_hash_table_lookup(inv->by_pf, pf);
+        if (!set) {
+                set = g_hash_table_new(g_str_hash, g_str_equal);
+                g_hash_table_insert(inv->by_pf, g_strdup(pf), set);
+        }
+        g_hash_table_add(set, e->dev.hw.name);
+}
+
+/* Put NEW in the place of OLD (NULL: none), which is freed. */
+static void store(Inventory *inv, Entry *old, Entry *new) {
+        if (old) {
+                pf_index_remove(inv, old);
+                inv->state_counts[old->dev.state]--;
+        }
+        inv->state_counts[new->dev.state]++;
+        /* Replacing takes the new key too, then frees OLD. */
+        g_tree_replace(inv->devices, new->dev.hw.name, new);
+        pf_index_add(inv, new);
+}
+
+/* Bring the device NAME to HW (NULL: it is gone), whose representor has
+ * PORT as phys_port_name (NULL: none), reporting one event when and only
+ * when something visible changed.  NAME, HW and PORT may point into the
+ * entry that is replaced. */
+static void apply(Inventory *inv, const char *name, const VdpaHardware *hw, const char *port) {
+        Entry *old = g_tree_lookup(inv->devices, name), *new;
+        VdpaDevice view;
 
         if (!hw) {
-                gpointer key = NULL;
-
                 if (!old)
                         return;
                 /* Take it out before reporting, so that the callback already
                  * sees the model without it, and report its last state. */
-                g_tree_lookup_extended(inv->devices, name, &key, NULL);
-                g_tree_steal(inv->devices, name);
-                inv->state_counts[old->state]--;
-                pf_index_move(inv, name, old->hw.physical_function, NULL);
-                g_hash_table_remove(inv->ports, name);
-                notify(inv, INVENTORY_DEVICE_REMOVED, old);
-                g_free(key);
-                vdpa_device_free(old);
+                g_tree_steal(inv->devices, old->dev.hw.name);
+                inv->state_counts[old->dev.state]--;
+                pf_index_remove(inv, old);
+                notify(inv, INVENTORY_DEVICE_REMOVED, &old->dev);
+                g_free(old);
                 return;
         }
 
-        new = vdpa_device_new();
-        vdpa_hardware_copy(&new->hw, hw);
-        derive(inv, new);
-
-        if (old && vdpa_device_equal(old, new))
+        derive(inv, hw, &view);
+        if (old && vdpa_device_equal(&old->dev, &view)) {
+                /* Nothing visible changed; a new port is only kept. */
+                if (!streq_ptr(old->port, port))
+                        store(inv, old, entry_new(&view, port));
                 return;
+        }
 
-        ev = old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED;
-        pf_index_move(inv, name, old ? old->hw.physical_function : NULL, new->hw.physical_function);
-        if (old)
-                inv->state_counts[old->state]--;
-        inv->state_counts[new->state]++;
-        stored = g_steal_pointer(&new);
-        /* The tree owns a copy of the name: the key stays valid whatever
-         * happens to the device.  Replacing frees OLD. */
-        g_tree_replace(inv->devices, g_strdup(name), stored);
-        notify(inv, ev, stored);
+        new = entry_new(&view, port);
+        store(inv, old, new);
+        notify(inv, old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED, &new->dev);
 }
 
 /* Re-derive one device after a change of its usage: O(log n). */
 static void rederive_one(Inventory *inv, const char *name) {
-        VdpaDevice *old = g_tree_lookup(inv->devices, name);
-        _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+        Entry *old = g_tree_lookup(inv->devices, name);
 
-        if (!old)
-                return;
-        vdpa_hardware_copy(&hw, &old->hw);
-        apply(inv, name, &hw);
+        if (old)
+                apply(inv, name, &old->dev.hw, old->port);
 }
 
 /* Re-derive every device after a change of configuration or usage. */
 static void rederive_all(Inventory *inv) {
-        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_full(g_tree_nnodes(inv->devices), g_free);
         GTreeNode *n;
 
         for (n = g_tree_node_first(inv->devices); n; n = g_tree_node_next(n))
                 g_ptr_array_add(names, g_strdup(g_tree_node_key(n)));
 
-        for (guint i = 0; i < names->len; i++) {
-                VdpaDevice *old = g_tree_lookup(inv->devices, names->pdata[i]);
-                _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
-
-                /* A callback may have changed the model meanwhile. */
-                if (!old)
-                        continue;
-                vdpa_hardware_copy(&hw, &old->hw);
-                apply(inv, names->pdata[i], &hw);
-        }
+        /* A callback may have changed the model meanwhile: look each up. */
+        for (guint i = 0; i < names->len; i++)
+                rederive_one(inv, names->pdata[i]);
 }
 
 /* Hotplug before any enumeration (only tests do that) reads class net once. */
@@ -845,15 +949,19 @@ static void net_cache_ensure(Inventory *inv, struct udev *udev) {
                 log_warning_errno(r, "Cannot enumerate netdevs, representors unknown: %m");
 }
 
-/* Read the device at SYSPATH (named NAME) from sysfs and bring the model to it. */
-static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name, bool from_event) {
+/* Read the device at SYSPATH (named NAME) from sysfs and bring the model
+ * to it.  VIRTFNS: as virtfn_index() takes it, for an enumeration (which
+ * reads parents without the cache); NULL for an event. */
+static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspath, const char *name,
+                           GHashTable *virtfns) {
         _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
         g_autofree char *port = NULL;
+        bool from_event = !virtfns;
         DirId parent;
 
         if (read_device_dir(syspath, name, &hw, from_event ? &parent : NULL) < 0) {
                 log_debug("vDPA device %s vanished while being read", name);
-                apply(inv, name, NULL);
+                apply(inv, name, NULL, NULL);
                 return;
         }
         if (from_event)
@@ -861,48 +969,113 @@ static void read_and_apply(Inventory *inv, struct udev *udev, const char *syspat
         else {
                 _cleanup_(udev_device_unrefp) struct udev_device *p = nearest_parent(udev, syspath);
 
-                fill_parent_from(&hw, p, inv->virtfns, &port);
+                fill_parent_from(&hw, p, virtfns, &port);
         }
         net_cache_ensure(inv, udev);
         net_cache_fill(&inv->net, &hw, port);
-        if (port)
-                g_hash_table_replace(inv->ports, g_strdup(hw.name), g_steal_pointer(&port));
-        else
-                g_hash_table_remove(inv->ports, hw.name);
-        apply(inv, hw.name, &hw);
+        apply(inv, hw.name, &hw, port);
+}
+
+/* What the scan of bus "vdpa" found: syspaths in libudev's order. */
+typedef struct Scan {
+        struct udev *udev;
+        GStringChunk *chunk;    /* holds the strings */
+        GPtrArray *syspaths;
+        bool partial;           /* libudev could not read everything */
+        int r;
+} Scan;
+
+static void scan_clear(Scan *s) {
+        g_clear_pointer(&s->syspaths, g_ptr_array_unref);
+        g_clear_pointer(&s->chunk, g_string_chunk_free);
+}
+
+/* Above glibc's mmap threshold (main.c): each block is a mapping of its
+ * own and leaves no hole in the heap when it goes. */
+#define SCAN_CHUNK_SIZE (512 * 1024)
+
+static gpointer scan_run(gpointer userdata) {
+        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
+        struct udev_list_entry *item;
+        Scan *s = userdata;
+        guint n = 0;
+
+        e = udev_enumerate_new(s->udev);
+        if (!e) {
+                s->r = log_error_errno(errno ?: ENOMEM, "Failed to create udev enumerator: %m");
+                return NULL;
+        }
+        s->r = udev_enumerate_add_match_subsystem(e, "vdpa");
+        if (s->r < 0) {
+                log_error_errno(s->r, "Failed to match subsystem vdpa: %m");
+                return NULL;
+        }
+        /* libudev keeps going past entries it cannot read and reports the
+         * last error: use what it found, but do not conclude from a partial
+         * scan that anything is gone. */
+        s->r = udev_enumerate_scan_devices(e);
+        s->partial = s->r < 0;
+        if (s->partial)
+                log_warning_errno(s->r, "Enumerating vDPA devices was incomplete, keeping devices not found: %m");
+        s->r = 0;
+
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e))
+                n++;
+        s->chunk = g_string_chunk_new(SCAN_CHUNK_SIZE);
+        s->syspaths = g_ptr_array_sized_new(n);
+        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e))
+                g_ptr_array_add(s->syspaths, g_string_chunk_insert(s->chunk, udev_list_entry_get_name(item)));
+        return NULL;
+}
+
+/* libudev's enumerator builds a device per entry and frees them all again
+ * (~10 MiB at 4096 devices).  Done by the main thread, that much heap
+ * would be left with the model's entries, made afterwards, scattered over
+ * it, and every later allocation faulting its pages in again (RssAnon
+ * 6.4 MiB rather than 11.8 at 4096, bench figure rss).  A thread of its
+ * own gets a malloc arena of its own (glibc makes one per thread, up to
+ * M_ARENA_MAX), given back whole when the scan ends; only the list is
+ * copied out, in mappings of its own.  The caller waits: nothing else
+ * runs meanwhile. */
+static int scan_vdpa_bus(Scan *s) {
+        g_autoptr(GError) error = NULL;
+        GThread *t = g_thread_try_new("vdpa-scan", scan_run, s, &error);
+
+        if (t)
+                g_thread_join(t);
+        else {
+                log_debug("Cannot start a thread for the scan, scanning in place: %s", error->message);
+                scan_run(s);
+        }
+        return s->r;
+}
+
+static int compare_strings(gconstpointer a, gconstpointer b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 int inventory_enumerate(Inventory *inv, struct udev *udev) {
-        _cleanup_(udev_enumerate_unrefp) struct udev_enumerate *e = NULL;
-        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
-        struct udev_list_entry *item;
-        bool partial = false;
+        _cleanup_(scan_clear) Scan scan = { .udev = udev };
+        g_autoptr(GHashTable) virtfns = NULL;
+        g_autoptr(GPtrArray) seen = NULL, gone = NULL;
+        guint k = 0;
         int r;
 
         g_return_val_if_fail(inv, -EINVAL);
         g_return_val_if_fail(udev, -EINVAL);
 
-        e = udev_enumerate_new(udev);
-        if (!e)
-                return log_error_errno(errno ?: ENOMEM, "Failed to create udev enumerator: %m");
-        r = udev_enumerate_add_match_subsystem(e, "vdpa");
+        r = scan_vdpa_bus(&scan);
         if (r < 0)
-                return log_error_errno(r, "Failed to match subsystem vdpa: %m");
-        /* libudev keeps going past entries it cannot read and reports the
-         * last error: use what it found, but do not conclude from a partial
-         * scan that anything is gone. */
-        r = udev_enumerate_scan_devices(e);
-        if (r < 0) {
-                log_warning_errno(r, "Enumerating vDPA devices was incomplete, keeping devices not found: %m");
-                partial = true;
-        }
+                return r;
 
         /* A full read is the ground truth again: parents are re-read too
          * (a numa_node overridden by hand is picked up here), and only
-         * hotplug fills the cache again. */
+         * hotplug fills the cache again.  The VF numbers of the PFs are
+         * read once per PF for this read only: kept, they would cost an
+         * entry per device. */
         g_hash_table_remove_all(inv->parents);
         g_hash_table_remove_all(inv->virtfns);
+        virtfns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
         /* Net uevents may have been lost with the others: class net is
          * read again too, and every device's Representor and PfNetdev
          * come from this read. */
@@ -910,25 +1083,37 @@ int inventory_enumerate(Inventory *inv, struct udev *udev) {
         if (r < 0)
                 log_warning_errno(r, "Cannot enumerate netdevs, keeping the representors known: %m");
 
-        udev_list_entry_foreach(item, udev_enumerate_get_list_entry(e)) {
-                const char *syspath = udev_list_entry_get_name(item);
+        /* The names seen, in the scan's string chunk: nothing per device
+         * is left in the heap by the scan. */
+        seen = g_ptr_array_sized_new(scan.syspaths->len);
+        for (guint i = 0; i < scan.syspaths->len; i++) {
+                const char *syspath = scan.syspaths->pdata[i];
                 g_autofree char *name = g_path_get_basename(syspath);
 
                 /* libudev's sysname: '!' in a directory name stands for '/'. */
                 g_strdelimit(name, "!", '/');
-                read_and_apply(inv, udev, syspath, name, false);
+                read_and_apply(inv, udev, syspath, name, virtfns);
                 if (g_tree_lookup(inv->devices, name))
-                        g_hash_table_add(seen, g_steal_pointer(&name));
+                        g_ptr_array_add(seen, g_string_chunk_insert(scan.chunk, name));
         }
 
-        if (partial)
+        if (scan.partial)
                 return 0;
 
-        for (GTreeNode *n = g_tree_node_first(inv->devices); n; n = g_tree_node_next(n))
-                if (!g_hash_table_contains(seen, g_tree_node_key(n)))
-                        g_ptr_array_add(gone, g_strdup(g_tree_node_key(n)));
+        /* Both in name order: what the tree has beyond SEEN is gone. */
+        g_ptr_array_sort(seen, compare_strings);
+        gone = g_ptr_array_new_with_free_func(g_free);
+        for (GTreeNode *n = g_tree_node_first(inv->devices); n; n = g_tree_node_next(n)) {
+                const char *name = g_tree_node_key(n);
+                int c = 1;
+
+                while (k < seen->len && (c = strcmp(seen->pdata[k], name)) < 0)
+                        k++;
+                if (c != 0)
+                        g_ptr_array_add(gone, g_strdup(name));
+        }
         for (guint i = 0; i < gone->len; i++)
-                apply(inv, gone->pdata[i], NULL);
+                apply(inv, gone->pdata[i], NULL, NULL);
 
         return 0;
 }
@@ -950,7 +1135,7 @@ int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
         log_debug("uevent %s %s", action, syspath);
 
         if (streq_ptr(action, "remove")) {
-                apply(inv, name, NULL);
+                apply(inv, name, NULL, NULL);
                 /* A device of the same name later is another device: its
                  * facts come with its own "add". */
                 g_hash_table_remove(inv->kernel, name);
@@ -964,14 +1149,14 @@ int inventory_handle_uevent(Inventory *inv, struct udev_device *dev) {
                         g_autofree char *old_name = g_path_get_basename(old);
 
                         if (!streq_ptr(old_name, name))
-                                apply(inv, old_name, NULL);
+                                apply(inv, old_name, NULL, NULL);
                 }
         }
 
         /* add, bind, unbind, change, move and anything new: the event only
          * says "look again"; what counts is what sysfs says now, not the
          * properties the event carried. */
-        read_and_apply(inv, udev_device_get_udev(dev), syspath, name, true);
+        read_and_apply(inv, udev_device_get_udev(dev), syspath, name, NULL);
         return 0;
 }
 
@@ -1023,9 +1208,12 @@ void inventory_set_config(Inventory *inv, const VdpaConfig *config) {
 const VdpaDevice *inventory_lookup(Inventory *inv, const char *name) {
         g_return_val_if_fail(inv, NULL);
 
+        Entry *e;
+
         if (!name)
                 return NULL;
-        return g_tree_lookup(inv->devices, name);
+        e = g_tree_lookup(inv->devices, name);
+        return e ? &e->dev : NULL;
 }
 
 guint inventory_count(Inventory *inv) {
@@ -1045,9 +1233,12 @@ void inventory_foreach(Inventory *inv, InventoryForeachFunc func, void *userdata
         g_return_if_fail(inv);
         g_return_if_fail(func);
 
-        for (GTreeNode *i = g_tree_node_first(inv->devices); i; i = g_tree_node_next(i))
-                if (!func(g_tree_node_value(i), userdata))
+        for (GTreeNode *i = g_tree_node_first(inv->devices); i; i = g_tree_node_next(i)) {
+                const Entry *e = g_tree_node_value(i);
+
+                if (!func(&e->dev, userdata))
                         return;
+        }
 }
 
 void inventory_set_claim(Inventory *inv, const char *name, const VdpaUsage *claim) {
@@ -1089,7 +1280,7 @@ void inventory_set_kernel_info(Inventory *inv, const char *name, const VdpaKerne
         g_return_if_fail(name);
 
         if (info)
-                g_hash_table_replace(inv->kernel, g_strdup(name), kernel_info_dup(info));
+                kernel_put(inv, name, info);
         else
                 g_hash_table_remove(inv->kernel, name);
         rederive_one(inv, name);
@@ -1116,7 +1307,7 @@ void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
         if (table) {
                 g_hash_table_iter_init(&i, table);
                 while (g_hash_table_iter_next(&i, &k, &v))
-                        g_hash_table_replace(inv->kernel, g_strdup(k), kernel_info_dup(v));
+                        kernel_put(inv, k, v);
         }
         rederive_all(inv);
 }
@@ -1125,14 +1316,16 @@ void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
 
 /* Re-derive the net facts of device NAME from the cache: O(log n). */
 static void refresh_net_one(Inventory *inv, const char *name) {
-        VdpaDevice *old = g_tree_lookup(inv->devices, name);
-        _cleanup_(vdpa_hardware_clear) VdpaHardware hw = { .numa_node = -1 };
+        Entry *old = g_tree_lookup(inv->devices, name);
+        VdpaHardware hw;
 
         if (!old)
                 return;
-        vdpa_hardware_copy(&hw, &old->hw);
-        net_cache_fill(&inv->net, &hw, g_hash_table_lookup(inv->ports, name));
-        apply(inv, name, &hw);
+        /* Borrowed strings: apply() copies them before OLD goes. */
+        hw = old->dev.hw;
+        net_cache_names(&inv->net, hw.physical_function, old->port,
+                        (const char **) &hw.pf_netdev, (const char **) &hw.representor);
+        apply(inv, name, &hw, old->port);
 }
 
 /* What a changed netdev can affect: the PF it sits on, and the PFs whose
