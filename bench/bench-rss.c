@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "bench.h"
+#include "heap-trim.h"
 #include "libvirtd-harness.h"
 #include "vdpa-names.h"
 
@@ -120,8 +121,9 @@ static void report_memory(GPid pid, const char *when, guint n, guint64 *ret_rss,
         g_autofree char *b = g_strdup_printf("Pss    %s, N=%u", when, n);
         g_autofree char *c = g_strdup_printf("RssAnon %s, N=%u", when, n);
 
-        /* let the loop settle: nothing in flight */
-        g_usleep(200 * 1000);
+        /* Let the loop settle, nothing in flight: the reading is of the
+         * service at rest, after its quiet-time heap trim. */
+        g_usleep(HEAP_TRIM_QUIET_USEC + HEAP_TRIM_ACCURACY_USEC + 200 * 1000);
         g_assert_true(bench_read_memory(pid, &rss, &pss, &anon));
         bench_report_value(FIGURE, a, (double) rss, "KiB");
         bench_report_value(FIGURE, b, (double) pss, "KiB");

@@ -119,13 +119,6 @@ bool vdpa_usage_equal(const VdpaUsage *a, const VdpaUsage *b) {
                 a->claimed == b->claimed;
 }
 
-VdpaDevice *vdpa_device_new(void) {
-        VdpaDevice *d = g_new0(VdpaDevice, 1);
-
-        d->hw.numa_node = -1;
-        return d;
-}
-
 void vdpa_device_free(VdpaDevice *d) {
         if (!d)
                 return;

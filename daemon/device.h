@@ -90,7 +90,6 @@ void vdpa_usage_clear(VdpaUsage *u);
 void vdpa_usage_copy(VdpaUsage *dst, const VdpaUsage *src);
 bool vdpa_usage_equal(const VdpaUsage *a, const VdpaUsage *b);
 
-VdpaDevice *vdpa_device_new(void);
 void vdpa_device_free(VdpaDevice *d);
 VdpaDevice *vdpa_device_dup(const VdpaDevice *d);
 bool vdpa_device_equal(const VdpaDevice *a, const VdpaDevice *b);

@@ -889,6 +889,7 @@ static void store(Inventory *inv, Entry *old, Entry *new) {
  * entry that is replaced. */
 static void apply(Inventory *inv, const char *name, const VdpaHardware *hw, const char *port) {
         Entry *old = g_tree_lookup(inv->devices, name), *new;
+        InventoryEvent ev;
         VdpaDevice view;
 
         if (!hw) {
@@ -912,9 +913,10 @@ static void apply(Inventory *inv, const char *name, const VdpaHardware *hw, cons
                 return;
         }
 
+        ev = old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED;   /* store() frees OLD */
         new = entry_new(&view, port);
         store(inv, old, new);
-        notify(inv, old ? INVENTORY_DEVICE_CHANGED : INVENTORY_DEVICE_ADDED, &new->dev);
+        notify(inv, ev, &new->dev);
 }
 
 /* Re-derive one device after a change of its usage: O(log n). */
@@ -1317,14 +1319,16 @@ void inventory_replace_kernel_info(Inventory *inv, GHashTable *table) {
 /* Re-derive the net facts of device NAME from the cache: O(log n). */
 static void refresh_net_one(Inventory *inv, const char *name) {
         Entry *old = g_tree_lookup(inv->devices, name);
+        const char *pf_netdev, *representor;
         VdpaHardware hw;
 
         if (!old)
                 return;
+        net_cache_names(&inv->net, old->dev.hw.physical_function, old->port, &pf_netdev, &representor);
         /* Borrowed strings: apply() copies them before OLD goes. */
         hw = old->dev.hw;
-        net_cache_names(&inv->net, hw.physical_function, old->port,
-                        (const char **) &hw.pf_netdev, (const char **) &hw.representor);
+        hw.pf_netdev = (char *) pf_netdev;
+        hw.representor = (char *) representor;
         apply(inv, name, &hw, old->port);
 }
 

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "build-config.h"
 #include "claims.h"
 #include "config.h"
+#include "heap-trim.h"
 #include "inventory.h"
 #include "kernel-info.h"
 #include "libvirt-worker.h"
@@ -76,6 +76,7 @@ typedef struct Context {
         Provision *provision;
         ProvisionRules *rules;
         Manager *manager;
+        HeapTrim *trim;
         /* Device name -> number of its netlink lookups queued or running:
          * the "bind" right behind an "add" needs no lookup of its own. */
         GHashTable *lookups;
@@ -567,7 +568,7 @@ static void on_overflow_dump_done(void *job, void *userdata) {
         r = inventory_enumerate(c->inventory, c->udev);
         if (r < 0)
                 log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
-        (void) malloc_trim(0);
+        heap_trim_request(c->trim);
 }
 
 static void on_overflow(UdevMonitor *m, void *userdata) {
@@ -580,7 +581,7 @@ static void on_overflow(UdevMonitor *m, void *userdata) {
 
                 if (r < 0)
                         log_error_errno(r, "Failed to re-enumerate vDPA devices: %m");
-                (void) malloc_trim(0);
+                heap_trim_request(c->trim);
                 return;
         }
         /* Behind the uevents already queued, and before the sysfs read, so
@@ -693,6 +694,15 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(c->event, 0);
 }
 
+/* A reply still queued is freed once written: trimming before that would
+ * leave its pages resident. */
+static bool reply_queued(void *userdata) {
+        Context *c = userdata;
+        uint64_t queued = 0;
+
+        return c->bus && sd_bus_get_n_queued_write(c->bus, &queued) >= 0 && queued > 0;
+}
+
 static void context_clear(Context *c) {
         c->manager = manager_free(c->manager);
         /* The workers before the broker, provisioning and the inventory: a
@@ -716,6 +726,7 @@ static void context_clear(Context *c) {
         g_clear_pointer(&c->config_path, g_free);
         g_clear_pointer(&c->libvirt_uri_override, g_free);
         c->reconnect_timer = sd_event_source_disable_unref(c->reconnect_timer);
+        g_clear_pointer(&c->trim, heap_trim_free);
         c->event = sd_event_unref(c->event);
 }
 
@@ -856,7 +867,7 @@ static int setup_inventory(const Options *o, Context *c) {
 
         log_info("Found %u vDPA device(s)", inventory_count(c->inventory));
         /* Enumeration holds every udev device at once; hand that back. */
-        (void) malloc_trim(0);
+        heap_trim_request(c->trim);
         return 0;
 }
 
@@ -940,6 +951,7 @@ static int setup_bus(const Options *o, Context *c) {
                                 .provision = c->provision,
                                 .rules = c->rules,
                                 .config = c->config,
+                                .trim = c->trim,
                                 .kernel_vdpa = access("/sys/bus/vdpa", F_OK) == 0,
                                 .vdpa_netlink = netlink_worker_has_family(c->nl_worker),
                         }, &c->manager);
@@ -962,10 +974,6 @@ static int run(int argc, char *argv[]) {
         if (r <= 0)
                 return r;
 
-        /* A fixed mmap threshold: glibc raises it after each large free, and
-         * then every multi-megabyte Devices() reply stays on the heap for
-         * good.  Big replies go back to the kernel instead. */
-        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         if (o.verbose)
                 log_set_max_level(LOG_DEBUG);
 
@@ -980,6 +988,10 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
         (void) sd_event_set_watchdog(c.event, true);
+
+        r = heap_trim_new(c.event, reply_queued, &c, &c.trim);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the heap trim: %m");
 
         r = setup_signals(&c);
         if (r < 0)

@@ -2,10 +2,10 @@
 #include "manager.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <string.h>
 
 #include "config.h"
+#include "heap-trim.h"
 #include "broker.h"
 #include "bus-util.h"
 #include "iface-xml.h"
@@ -32,46 +32,8 @@ struct Manager {
         bool vdpa_netlink;
         ManagerLibvirtState libvirt;
         guint last_available;    /* AvailableDevices last announced */
-        sd_event_source *trim_defer, *trim_post;   /* a big reply's heap back */
+        HeapTrim *trim;
 };
-
-/* A Devices() reply is the largest thing this service allocates (about
- * 4 MiB at 4096 devices, in the pieces sd-bus grows it by).  Once it is
- * written and freed, that heap lies below what was allocated after it, so
- * glibc would keep it resident for good: its pages go back to the kernel
- * as soon as sd-bus's write queue is empty.  A big reply goes out over
- * several EPOLLOUTs: the check runs in the next iteration (defer), then
- * after each iteration that dispatched something (post) until the queue
- * is empty -- never in a busy loop. */
-static int on_trim(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
-        uint64_t queued = 0;
-
-        if (sd_bus_get_n_queued_write(m->bus, &queued) >= 0 && queued > 0)
-                return sd_event_source_set_enabled(m->trim_post, SD_EVENT_ONESHOT);
-        (void) malloc_trim(0);
-        return 0;
-}
-
-static void manager_trim_when_written(Manager *m) {
-        sd_event *e = sd_bus_get_event(m->bus);
-        int r;
-
-        if (!m->trim_defer) {
-                if ((r = sd_event_add_defer(e, &m->trim_defer, on_trim, m)) < 0 ||
-                    (r = sd_event_add_post(e, &m->trim_post, on_trim, m)) < 0 ||
-                    (r = sd_event_source_set_enabled(m->trim_post, SD_EVENT_OFF)) < 0) {
-                        log_debug_errno(r, "Cannot schedule the heap trim: %m");
-                        m->trim_defer = sd_event_source_disable_unref(m->trim_defer);
-                        m->trim_post = sd_event_source_disable_unref(m->trim_post);
-                        return;
-                }
-                (void) sd_event_source_set_priority(m->trim_defer, SD_EVENT_PRIORITY_IDLE);
-                (void) sd_event_source_set_description(m->trim_defer, "manager-trim");
-                (void) sd_event_source_set_description(m->trim_post, "manager-trim-written");
-        }
-        (void) sd_event_source_set_enabled(m->trim_defer, SD_EVENT_ONESHOT);
-}
 
 /* One {sv} entry.  Built with the container calls rather than a format
  * string: Devices() appends 25 entries per device, and parsing "{sv}"
@@ -181,7 +143,7 @@ static int method_devices(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         r = sd_bus_send(NULL, reply, NULL);
         if (r >= 0)
-                manager_trim_when_written(m);
+                heap_trim_request(m->trim);
         return r;
 }
 
@@ -579,6 +541,7 @@ int manager_new(const ManagerParams *p, Manager **ret) {
         m->provision = p->provision;
         m->rules = p->rules;
         m->config = p->config;
+        m->trim = p->trim;
         m->kernel_vdpa = p->kernel_vdpa;
         m->vdpa_netlink = p->vdpa_netlink;
         m->last_available = inventory_count_state(p->inventory, VDPA_DEVICE_AVAILABLE);
@@ -603,8 +566,6 @@ int manager_new(const ManagerParams *p, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        sd_event_source_disable_unref(m->trim_defer);
-        sd_event_source_disable_unref(m->trim_post);
         sd_bus_slot_unref(m->filter_slot);
         sd_bus_slot_unref(m->vtable_slot);
         sd_bus_unref(m->bus);

@@ -6,6 +6,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "heap-trim.h"
 #include "inventory.h"
 #include "provision.h"
 #include "provision-rules.h"
@@ -28,6 +29,7 @@ typedef struct ManagerParams {
         Provision *provision;
         ProvisionRules *rules;
         const VdpaConfig *config;
+        HeapTrim *trim;               /* asked after each Devices() reply; may be NULL */
         bool kernel_vdpa;             /* /sys/bus/vdpa exists */
         bool vdpa_netlink;            /* the kernel's vdpa netlink family answered */
 } ManagerParams;
