@@ -28,6 +28,9 @@ static int on_quiet(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
+        /* A reply that never drains (a client that stopped reading) keeps
+         * this at one wake-up per quiet period, never more: the trim
+         * waits for the bus to drop that client. */
         if (t->busy && t->busy(t->userdata)) {
                 int r = arm(t);
 

@@ -24,6 +24,7 @@ typedef bool (*HeapTrimBusyFunc)(void *userdata);
 int heap_trim_new(sd_event *event, HeapTrimBusyFunc busy, void *userdata, HeapTrim **ret);
 HeapTrim *heap_trim_free(HeapTrim *t);
 
-/* Trim once nothing else has asked for HEAP_TRIM_QUIET_USEC.  Never fails:
+/* Trim HEAP_TRIM_QUIET_USEC after the loop iteration of the last request
+ * (sd-event's timestamp of it), with no request since.  Never fails:
  * without a timer the heap just stays as it is. */
 void heap_trim_request(HeapTrim *t);

@@ -17,8 +17,14 @@ typedef struct Probe {
         sd_event_source *settled;
 } Probe;
 
-static uint64_t now_usec(void) {
-        return (uint64_t) g_get_monotonic_time();
+/* The loop's own timestamp, the base sd-event counts relative timers
+ * from: a timer is dispatched only once it is due by this clock, so the
+ * lower bounds below hold exactly. */
+static uint64_t loop_now(sd_event *e) {
+        uint64_t t;
+
+        g_assert_cmpint(sd_event_now(e, CLOCK_MONOTONIC, &t), >=, 0);
+        return t;
 }
 
 static int on_settled(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -33,14 +39,14 @@ static bool on_busy(void *userdata) {
         Probe *p = userdata;
 
         g_assert_cmpuint(p->consulted, <, G_N_ELEMENTS(p->at));
-        p->at[p->consulted++] = now_usec() - p->start;
+        p->at[p->consulted++] = loop_now(p->event) - p->start;
         if (p->busy_answers > 0) {
                 p->busy_answers--;
                 return true;
         }
         /* The trim runs right after this answer.  One more quiet period
-         * (counted from here: a late timer only lengthens it) shows that
-         * nothing is scheduled after it. */
+         * (a late timer only lengthens it) shows that nothing is scheduled
+         * after it. */
         g_assert_null(p->settled);
         g_assert_cmpint(sd_event_add_time_relative(p->event, &p->settled, CLOCK_MONOTONIC,
                                                    HEAP_TRIM_QUIET_USEC + HEAP_TRIM_QUIET_USEC / 10, 0, on_settled, p), >=, 0);
@@ -54,7 +60,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         g_error("the trim was still pending after %u consultation(s) and %.1f s",
-                p->consulted, (double) (now_usec() - p->start) / G_USEC_PER_SEC);
+                p->consulted, (double) (loop_now(p->event) - p->start) / G_USEC_PER_SEC);
         return 0;
 }
 
@@ -73,7 +79,7 @@ static void run(Probe *p, uint64_t again_usec) {
         const uint64_t deadline_usec = 20 * HEAP_TRIM_QUIET_USEC;
         sd_event_source *deadline = NULL, *again = NULL;
 
-        p->start = now_usec();
+        p->start = loop_now(p->event);
         heap_trim_request(p->trim);
         g_assert_cmpint(sd_event_add_time_relative(p->event, &deadline, CLOCK_MONOTONIC, deadline_usec, 0,
                                                    on_deadline, p), >=, 0);

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -116,6 +117,7 @@ struct VdpaSim {
         GHashTable *dev_new;     /* mgmtdev handle → DEV_NEW requests */
         GHashTable *faults;      /* mgmtdev handle → errno DEV_NEW answers */
         guint counts[256], dumps[256], connections;
+        guint64 busy_ns;         /* atomic, not under the lock: vdpa_sim_busy_ns() */
 };
 
 typedef struct {
@@ -126,7 +128,15 @@ typedef struct {
         guint32 flags; /* VDPA_SIM_CTL_* */
         GThread *thread;
         gint done;
+        guint64 work_start_ns;   /* when the request being answered came, or the last send */
 } Conn;
+
+static guint64 monotonic_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (guint64) ts.tv_sec * G_GUINT64_CONSTANT(1000000000) + (guint64) ts.tv_nsec;
+}
 
 static void mgmt_free(Mgmt *m) {
         g_free(m->bus);
@@ -551,6 +561,11 @@ static void put_policy(GByteArray *b, const Policy *p) {
  * but not past vdpa_sim_stop(). */
 static void conn_send(Conn *c, const guint8 *data, gsize len) {
         struct pollfd p[2] = { { .fd = c->fd, .events = POLLOUT }, { .fd = c->sim->stop_fd, .events = POLLIN } };
+        guint64 now = monotonic_ns();
+
+        /* Counted before the answer leaves: whoever has it can read the
+         * time it took (a send blocked on a full peer is the peer's). */
+        __atomic_add_fetch(&c->sim->busy_ns, now - c->work_start_ns, __ATOMIC_SEQ_CST);
 
         while (send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
                 if (errno == EINTR)
@@ -559,11 +574,12 @@ static void conn_send(Conn *c, const guint8 *data, gsize len) {
                         /* a peer that went away is noticed by the receive loop */
                         if (errno != EPIPE && errno != ECONNRESET)
                                 g_warning("vdpa-sim: send: %s", g_strerror(errno));
-                        return;
+                        break;
                 }
                 if ((poll(p, 2, -1) < 0 && errno != EINTR) || p[1].revents)
-                        return;
+                        break;
         }
+        c->work_start_ns = monotonic_ns();
 }
 
 static void conn_send_array(Conn *c, GByteArray *b) {
@@ -1447,6 +1463,7 @@ static gpointer conn_thread(gpointer data) {
                         continue;
                 if (n <= 0)
                         break; /* peer closed its socket */
+                c->work_start_ns = monotonic_ns();
                 if (n >= 4 && memcmp(buf, "\0\0\0\0", 4) == 0)
                         handle_ctl(c, buf, (gsize) n);
                 else
@@ -1659,6 +1676,10 @@ void vdpa_sim_fail_dev_new(VdpaSim *sim, const char *mgmtdev_handle, int err) {
         else
                 g_hash_table_remove(sim->faults, mgmtdev_handle);
         g_mutex_unlock(&sim->lock);
+}
+
+guint64 vdpa_sim_busy_ns(VdpaSim *sim) {
+        return __atomic_load_n(&sim->busy_ns, __ATOMIC_SEQ_CST);
 }
 
 guint vdpa_sim_count_connections(VdpaSim *sim) {

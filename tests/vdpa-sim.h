@@ -123,6 +123,12 @@ guint vdpa_sim_count_dev_new(VdpaSim *sim, const char *mgmtdev_handle);
  * handle without a management device is allowed (it may appear later). */
 void vdpa_sim_fail_dev_new(VdpaSim *sim, const char *mgmtdev_handle, int err);
 
+/* Nanoseconds spent answering requests, over all connections: from each
+ * request's arrival to each of its answers' send, counted before that send.
+ * The kernel does this work in microseconds; the simulator rescans the
+ * testbed, so a benchmark takes this out of both sides of a ratio. */
+guint64 vdpa_sim_busy_ns(VdpaSim *sim);
+
 /* Connections accepted so far (each netlink socket is one). */
 guint vdpa_sim_count_connections(VdpaSim *sim);
 
