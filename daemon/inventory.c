@@ -992,8 +992,10 @@ static void scan_clear(Scan *s) {
         g_clear_pointer(&s->chunk, g_string_chunk_free);
 }
 
-/* Above glibc's mmap threshold (main.c): each block is a mapping of its
- * own and leaves no hole in the heap when it goes. */
+/* Freed whole when the scan is done.  Above glibc's initial mmap threshold
+ * (128 KiB) each block is a mapping of its own; once glibc has raised the
+ * threshold it may sit in the heap instead, and the heap trim that follows
+ * every enumeration (main.c, heap-trim.c) hands its pages back. */
 #define SCAN_CHUNK_SIZE (512 * 1024)
 
 static gpointer scan_run(gpointer userdata) {
